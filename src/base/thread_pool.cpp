@@ -1,0 +1,98 @@
+#include "base/thread_pool.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+
+namespace pagoda {
+
+int hardware_threads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads > 0 ? n_threads : hardware_threads()) {
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_tasks(int thread) {
+  for (;;) {
+    int64_t task;
+    {
+      std::lock_guard lock(mutex_);
+      if (next_task_ >= n_tasks_) return;
+      task = next_task_++;
+    }
+    (*job_)(task, thread);
+  }
+}
+
+void ThreadPool::worker(int index) {
+  int64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      ++busy_;
+    }
+    run_tasks(index);
+    {
+      std::lock_guard lock(mutex_);
+      --busy_;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) {
+  if (n_tasks <= 0) return;
+  if (n_threads_ == 1 || n_tasks == 1) {
+    for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    job_ = &fn;
+    n_tasks_ = n_tasks;
+    next_task_ = 0;
+    ++generation_;
+  }
+  start_cv_.notify_all();
+  run_tasks(0);
+  std::unique_lock lock(mutex_);
+  done_cv_.wait(lock, [&] { return busy_ == 0 && next_task_ >= n_tasks_; });
+  job_ = nullptr;
+}
+
+void ThreadPool::parallel_range(int64_t n, int64_t grain,
+                                const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  // A few chunks per thread balance uneven work without much locking.
+  int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t{n_threads_} * 4);
+  chunks = std::max<int64_t>(chunks, 1);
+  const int64_t per = (n + chunks - 1) / chunks;
+  parallel_for(chunks, [&](int64_t c, int thread) {
+    int64_t b = c * per, e = std::min(n, b + per);
+    if (b < e) fn(b, e, thread);
+  });
+}
+
+}  // namespace pagoda
