@@ -1,0 +1,47 @@
+#pragma once
+// Matrix products against weights in their GGUF storage type. Activations are
+// converted per row to the weight type's dot-product partner ("vec_dot type",
+// as in ggml: F16 weights -> F16 activations, Q4_0/Q5_0/Q8_0 -> Q8_0,
+// Q4_1/Q5_1 -> Q8_1, K-quants -> Q8_K, F32 -> F32, BF16 -> BF16), then every
+// output element is ONE vec_dot over the whole row in a fixed order. The
+// result for a token therefore never depends on the batch it shares or how
+// the work is split across threads (batch invariance, bit for bit).
+#include <cstddef>
+#include <cstdint>
+
+#include "base/tensor_type.h"
+#include "base/thread_pool.h"
+
+namespace pagoda::kernels {
+
+// A 2-D weight matrix as stored in the file: n_rows rows of n_cols elements,
+// row r at data + r * row_stride bytes.
+struct WeightView {
+  TensorType type = TensorType::F32;
+  const void* data = nullptr;
+  int64_t n_cols = 0;  // reduction length (GGUF ne[0])
+  int64_t n_rows = 0;  // outputs (GGUF ne[1])
+  size_t row_stride = 0;
+};
+
+// The activation type that `weight` rows are dotted against.
+TensorType vec_dot_type(TensorType weight);
+// True when matmul supports this weight type.
+bool supports_weight_type(TensorType weight);
+
+// Bytes of one activation row of n values prepared for `weight` rows.
+size_t activation_row_bytes(TensorType weight, int64_t n);
+// Converts one row of n floats into vec_dot_type(weight) layout at dst.
+void prepare_activation_row(TensorType weight, const float* x, void* dst, int64_t n);
+// Dot product of one weight row and one prepared activation row of n elements.
+float vec_dot(TensorType weight, int64_t n, const void* weight_row, const void* act_row);
+
+// y[t * n_rows + r] = dot(W[r, :], x[t, :]) for t < n_tokens, r < W.n_rows.
+// x: [n_tokens, W.n_cols] f32, row-major, rows `x_stride` floats apart.
+// y: [n_tokens, W.n_rows] f32 with rows `y_stride` floats apart.
+// Threads over output rows; allocates its activation scratch internally
+// (thread-safe per call; not reentrant on one pool).
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
+            int64_t y_stride, ThreadPool& pool);
+
+}  // namespace pagoda::kernels
