@@ -54,17 +54,19 @@ int cmd_make_model(int argc, char** argv) {
                  shape_list().c_str());
     return 2;
   }
-  auto ftype = parse_weight_mix(type_name);
-  if (!ftype.ok()) {
-    std::fprintf(stderr, "make-model: %s\n", ftype.error().message.c_str());
+  const auto mix = quant::find_mix(type_name);
+  if (!mix) {
+    std::string known;
+    for (const auto& m : quant::all_mixes()) known += " " + std::string(m.name);
+    std::fprintf(stderr, "make-model: unknown weight type '%s' (known:%s)\n", type_name.c_str(), known.c_str());
     return 2;
   }
 
   const DemoVocab vocab = build_demo_vocab(/*n_merges=*/480, shape->n_vocab);
   gguf::Writer writer;
-  describe_model(writer, *shape, vocab, *ftype);
+  describe_model(writer, *shape, vocab, *mix);
   ThreadPool pool(threads);
-  RandomWeights weights(*shape, static_cast<int64_t>(vocab.tokens.size()), *ftype, seed, pool);
+  RandomWeights weights(*shape, static_cast<int64_t>(vocab.tokens.size()), *mix, seed, pool);
   weights.declare(writer);
 
   const bool tty = isatty(STDERR_FILENO);

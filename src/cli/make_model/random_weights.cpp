@@ -37,25 +37,7 @@ std::string arch_key(const ModelShape& s, const char* key) { return s.arch + "."
 
 }  // namespace
 
-Expected<WeightMix> parse_weight_mix(const std::string& name) {
-  std::string upper;
-  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  struct Plain {
-    const char* name;
-    TensorType type;
-    uint32_t ftype;
-  };
-  static const Plain kPlain[] = {
-      {"F32", TensorType::F32, 0},   {"F16", TensorType::F16, 1},   {"BF16", TensorType::BF16, 32},
-      {"Q4_0", TensorType::Q4_0, 2}, {"Q4_1", TensorType::Q4_1, 3}, {"Q8_0", TensorType::Q8_0, 7},
-      {"Q5_0", TensorType::Q5_0, 8}, {"Q5_1", TensorType::Q5_1, 9}, {"Q6_K", TensorType::Q6_K, 18},
-  };
-  for (const auto& p : kPlain)
-    if (upper == p.name) return WeightMix{upper, p.type, p.ftype};
-  return Error{"unknown weight type '" + name + "' (known: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q6_K)"};
-}
-
-void describe_model(gguf::Writer& w, const ModelShape& s, const DemoVocab& v, const WeightMix& mix) {
+void describe_model(gguf::Writer& w, const ModelShape& s, const DemoVocab& v, const quant::Mix& mix) {
   using gguf::Value;
   const bool demo = s.name == "demo";
   w.set("general.architecture", Value::string(s.arch));
@@ -86,46 +68,47 @@ void describe_model(gguf::Writer& w, const ModelShape& s, const DemoVocab& v, co
   w.set("tokenizer.chat_template", Value::string(v.chat_template));
 }
 
-RandomWeights::RandomWeights(const ModelShape& shape, int64_t n_vocab, const WeightMix& mix,
+RandomWeights::RandomWeights(const ModelShape& shape, int64_t n_vocab, const quant::Mix& mix,
                              uint64_t seed, ThreadPool& pool)
     : shape_(shape), n_vocab_(n_vocab), mix_(mix), seed_(seed), pool_(pool) {
   const int64_t e = shape.n_embd, hd = shape.n_embd / shape.n_head;
   const int64_t q = shape.n_head * hd, kv = shape.n_head_kv * hd;
   // Matrices get stddev 1/sqrt(fan_in) so activations stay O(1) through the layers.
   auto w = [](int64_t fan_in) { return 1.0f / std::sqrt(static_cast<float>(fan_in)); };
-  add("token_embd.weight", {e, n_vocab}, 1.0f, -1);
-  add("output_norm.weight", {e}, 0.0f, -1);
-  if (!shape.tied_embeddings) add("output.weight", {e, n_vocab}, w(e), -1);
+  add("token_embd.weight", {e, n_vocab}, 1.0f);
+  add("output_norm.weight", {e}, 0.0f);
+  if (!shape.tied_embeddings) add("output.weight", {e, n_vocab}, w(e));
   for (int64_t l = 0; l < shape.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    const int li = static_cast<int>(l);
-    add(p + "attn_norm.weight", {e}, 0.0f, li);
-    add(p + "attn_q.weight", {e, q}, w(e), li);
-    add(p + "attn_k.weight", {e, kv}, w(e), li);
-    add(p + "attn_v.weight", {e, kv}, w(e), li);
+    add(p + "attn_norm.weight", {e}, 0.0f);
+    add(p + "attn_q.weight", {e, q}, w(e));
+    add(p + "attn_k.weight", {e, kv}, w(e));
+    add(p + "attn_v.weight", {e, kv}, w(e));
     if (shape.qkv_bias) {
-      add(p + "attn_q.bias", {q}, 0.02f, li);
-      add(p + "attn_k.bias", {kv}, 0.02f, li);
-      add(p + "attn_v.bias", {kv}, 0.02f, li);
+      add(p + "attn_q.bias", {q}, 0.02f);
+      add(p + "attn_k.bias", {kv}, 0.02f);
+      add(p + "attn_v.bias", {kv}, 0.02f);
     }
-    add(p + "attn_output.weight", {q, e}, w(q), li);
-    add(p + "ffn_norm.weight", {e}, 0.0f, li);
-    add(p + "ffn_gate.weight", {e, shape.n_ff}, w(e), li);
-    add(p + "ffn_up.weight", {e, shape.n_ff}, w(e), li);
-    add(p + "ffn_down.weight", {shape.n_ff, e}, w(shape.n_ff), li);
+    add(p + "attn_output.weight", {q, e}, w(q));
+    add(p + "ffn_norm.weight", {e}, 0.0f);
+    add(p + "ffn_gate.weight", {e, shape.n_ff}, w(e));
+    add(p + "ffn_up.weight", {e, shape.n_ff}, w(e));
+    add(p + "ffn_down.weight", {shape.n_ff, e}, w(shape.n_ff));
   }
+  // The same per-tensor rules as `pagoda quantize` (llama.cpp's mixes and fallbacks).
+  std::vector<quant::TensorDesc> descs;
+  for (const auto& s : specs_) descs.push_back({s.name, TensorType::F32, s.shape});
+  quant::ModelFacts facts{shape.arch, static_cast<int>(shape.n_layer), static_cast<int>(shape.n_head),
+                          static_cast<int>(shape.n_head_kv), 0};
+  const auto choices = quant::plan_mix(mix, facts, descs);
+  for (size_t i = 0; i < specs_.size(); ++i) specs_[i].type = choices[i].type;
 }
 
-void RandomWeights::add(std::string name, std::vector<int64_t> shape, float stddev, int layer) {
-  TensorType type = TensorType::F32;  // 1-D tensors (norms, biases) stay F32, as in llama.cpp
-  if (shape.size() == 2) {
-    type = mix_.base;
-    if (!row_bytes(type, shape[0])) type = TensorType::F16;  // row does not divide the block
-  }
+void RandomWeights::add(std::string name, std::vector<int64_t> shape, float stddev) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   n_params_ += n;
-  specs_.push_back({std::move(name), std::move(shape), type, stddev});
+  specs_.push_back({std::move(name), std::move(shape), TensorType::F32, stddev});
 }
 
 void RandomWeights::declare(gguf::Writer& writer) {
