@@ -182,6 +182,8 @@ class Writer {
   Expected<std::vector<uint8_t>> write_memory(const TensorDataFn& data = {}) const;
 
  private:
+  // Recomputes tensor offsets (after a tensor or general.alignment changes).
+  void relayout();
   std::vector<KeyValue> kv_;
   std::vector<TensorInfo> tensors_;
 };

@@ -41,6 +41,10 @@ float vec_dot(TensorType weight, int64_t n, const void* weight_row, const void* 
 // y: [n_tokens, W.n_rows] f32 with rows `y_stride` floats apart.
 // Threads over output rows; allocates its activation scratch internally
 // (thread-safe per call; not reentrant on one pool).
+// Every function here throws pagoda::Exception with a message for an
+// unsupported type, a length that is not a multiple of the block size, strides
+// too small, or weight rows not aligned to their element (4 bytes for F32,
+// 2 otherwise).
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
 

@@ -1,0 +1,179 @@
+#include "kernels/matmul.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "base/expected.h"
+#include "base/half.h"
+#include "kernels/vec_dot.h"
+#include "quant/codec.h"
+
+namespace pagoda::kernels {
+namespace {
+
+// Output rows per parallel task. Fixed, so the split never depends on the
+// batch; each output is one vec_dot call whichever thread computes it.
+constexpr int64_t kRowsPerTask = 32;
+// Tokens per inner tile: the task's weight rows stay in cache while a tile
+// of prepared activation rows streams past them.
+constexpr int64_t kTokensPerTile = 16;
+
+[[noreturn]] void fail(const std::string& message) {
+  throw Exception("matmul: " + message);
+}
+
+VecDotFn kernel_or_fail(TensorType weight) {
+  VecDotFn fn = active_vec_dot_kernel(weight);
+  if (fn == nullptr) fail(fmt::format("weight type {} is not supported", tensor_type_name(weight)));
+  return fn;
+}
+
+size_t checked_row_bytes(TensorType type, int64_t n) {
+  const auto bytes = row_bytes(type, n);
+  if (!bytes || n <= 0)
+    fail(fmt::format("a row of {} elements is not a positive multiple of the {} block size", n,
+                     tensor_type_name(type)));
+  return *bytes;
+}
+
+void validate(const WeightView& w, int64_t n_tokens, int64_t x_stride, int64_t y_stride) {
+  kernel_or_fail(w.type);
+  const size_t weight_row = checked_row_bytes(w.type, w.n_cols);
+  checked_row_bytes(vec_dot_type(w.type), w.n_cols);
+  if (w.n_rows <= 0) fail(fmt::format("weight has {} rows", w.n_rows));
+  if (w.data == nullptr) fail("weight data is null");
+  // Rows are read as arrays of floats / halves / blocks with fp16 fields.
+  const size_t align = w.type == TensorType::F32 ? 4 : 2;
+  if (reinterpret_cast<uintptr_t>(w.data) % align != 0 || w.row_stride % align != 0)
+    fail(fmt::format("weight rows of type {} must be {}-byte aligned (row stride {})",
+                     tensor_type_name(w.type), align, w.row_stride));
+  if (w.row_stride < weight_row)
+    fail(fmt::format("row stride {} is below the {} bytes of a row", w.row_stride, weight_row));
+  if (n_tokens < 0) fail(fmt::format("negative token count {}", n_tokens));
+  if (x_stride < w.n_cols) fail(fmt::format("x stride {} < {} columns", x_stride, w.n_cols));
+  if (y_stride < w.n_rows) fail(fmt::format("y stride {} < {} rows", y_stride, w.n_rows));
+}
+
+// Prepared activations of the current call on this thread, reused across
+// calls (grows to the largest batch seen).
+std::vector<uint8_t>& activation_scratch() {
+  thread_local std::vector<uint8_t> scratch;
+  return scratch;
+}
+
+}  // namespace
+
+TensorType vec_dot_type(TensorType weight) {
+  switch (weight) {
+    case TensorType::F32:
+      return TensorType::F32;
+    case TensorType::F16:
+      return TensorType::F16;
+    case TensorType::BF16:
+      return TensorType::BF16;
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0:
+      return TensorType::Q8_0;
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+      return TensorType::Q8_1;
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return TensorType::Q8_K;
+    default:
+      break;
+  }
+  fail(fmt::format("weight type {} has no vec_dot type", tensor_type_name(weight)));
+}
+
+bool supports_weight_type(TensorType weight) {
+  return active_vec_dot_kernel(weight) != nullptr;
+}
+
+size_t activation_row_bytes(TensorType weight, int64_t n) {
+  return checked_row_bytes(vec_dot_type(weight), n);
+}
+
+void prepare_activation_row(TensorType weight, const float* x, void* dst, int64_t n) {
+  const TensorType type = vec_dot_type(weight);
+  checked_row_bytes(type, n);
+  switch (type) {
+    case TensorType::F32:
+      std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case TensorType::F16: {
+      auto* out = static_cast<uint16_t*>(dst);  // [n] fp16
+      for (int64_t i = 0; i < n; ++i) out[i] = fp32_to_fp16(x[i]);
+      return;
+    }
+    case TensorType::BF16: {
+      auto* out = static_cast<uint16_t*>(dst);  // [n] bf16
+      for (int64_t i = 0; i < n; ++i) out[i] = fp32_to_bf16(x[i]);
+      return;
+    }
+    case TensorType::Q8_0:
+      quant::quantize_row_q8_0(x, dst, n);
+      return;
+    case TensorType::Q8_1:
+      quant::quantize_row_q8_1(x, dst, n);
+      return;
+    case TensorType::Q8_K:
+      quant::quantize_row_q8_k(x, dst, n);
+      return;
+    default:
+      break;
+  }
+  fail(fmt::format("cannot prepare activations of type {}", tensor_type_name(type)));
+}
+
+float vec_dot(TensorType weight, int64_t n, const void* weight_row, const void* act_row) {
+  checked_row_bytes(weight, n);
+  return kernel_or_fail(weight)(n, weight_row, act_row);
+}
+
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
+            int64_t y_stride, ThreadPool& pool) {
+  validate(w, n_tokens, x_stride, y_stride);
+  if (n_tokens == 0) return;
+  const VecDotFn dot = kernel_or_fail(w.type);
+  const int64_t n = w.n_cols;
+
+  // Activation rows in the vec_dot type: F32 rows are used in place.
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);  // [n_tokens] rows of act_stride bytes
+  size_t act_stride = static_cast<size_t>(x_stride) * sizeof(float);
+  if (vec_dot_type(w.type) != TensorType::F32) {
+    act_stride = activation_row_bytes(w.type, n);
+    std::vector<uint8_t>& scratch = activation_scratch();
+    if (scratch.size() < act_stride * static_cast<size_t>(n_tokens))
+      scratch.resize(act_stride * static_cast<size_t>(n_tokens));
+    uint8_t* prepared = scratch.data();
+    pool.parallel_for(n_tokens, [&](int64_t t, int) {
+      prepare_activation_row(w.type, x + t * x_stride, prepared + t * act_stride, n);
+    });
+    act = prepared;
+  }
+
+  const auto* weights = static_cast<const uint8_t*>(w.data);
+  const int64_t n_tasks = (w.n_rows + kRowsPerTask - 1) / kRowsPerTask;
+  pool.parallel_for(n_tasks, [&](int64_t task, int) {
+    const int64_t row_begin = task * kRowsPerTask;
+    const int64_t row_end = std::min(w.n_rows, row_begin + kRowsPerTask);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+      for (int64_t r = row_begin; r < row_end; ++r) {
+        const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
+        for (int64_t t = t0; t < t1; ++t)
+          y[t * y_stride + r] = dot(n, weight_row, act + static_cast<size_t>(t) * act_stride);
+      }
+    }
+  });
+}
+
+}  // namespace pagoda::kernels

@@ -1,0 +1,33 @@
+#pragma once
+// Internal: the SIMD vec_dot kernels, one namespace per instruction set, with
+// the same contract as their ref:: counterparts (kernels/ref/vec_dot_ref.h).
+// Only call them when isa_available() says the CPU runs that ISA.
+#include <cstdint>
+
+namespace pagoda::kernels::avx2 {
+
+float vec_dot_f32(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_f16(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_bf16(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q4_1(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q5_0(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q5_1(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q8_0(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q2_k(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q3_k(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q4_k(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q5_k(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row);
+
+}  // namespace pagoda::kernels::avx2
+
+namespace pagoda::kernels::avx512 {
+
+// AVX-512 (F/BW/VL/DQ) + VNNI versions; other types use the avx2 kernels.
+float vec_dot_q8_0(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q4_k(int64_t n, const void* weight_row, const void* act_row);
+float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row);
+
+}  // namespace pagoda::kernels::avx512
