@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan+UBSan) in build-fuzz/ and runs each
-# for SECONDS (default 60) from a seed corpus. A crash fails the run.
+# for SECONDS (default 60). Targets that can write a seed corpus
+# (`--make-corpus DIR`) start from it. A crash fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
@@ -11,13 +12,15 @@ if [[ ! -f build-fuzz/build.ninja ]]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DPAGODA_FUZZ=ON -DPAGODA_SANITIZE=ON -DPAGODA_TESTS=OFF -DPAGODA_BENCH=OFF
 fi
-targets=$(cd fuzz && ls *.cpp | sed -n 's/^\(.*\)\.cpp$/fuzz_\1/p' | grep -v '^fuzz_make_corpus$' || true)
+targets=$(cd fuzz && ls *.cpp | sed 's/^\(.*\)\.cpp$/fuzz_\1/')
 cmake --build build-fuzz --parallel "${JOBS:-$(nproc)}" --target $targets
 for t in $targets; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
-  if [[ -x build-fuzz/$t ]] && build-fuzz/$t --help 2>&1 | grep -q -- '-write_seeds'; then :; fi
+  if grep -q -- '--make-corpus' "fuzz/${t#fuzz_}.cpp"; then
+    "build-fuzz/fuzz/$t" --make-corpus "$corpus"
+  fi
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s"
-  build-fuzz/$t -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" \
-    ${FUZZ_SEEDS_DIR:+fuzz/seeds/${t#fuzz_}}
+  "build-fuzz/fuzz/$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix=build-fuzz/ "$corpus"
 done
