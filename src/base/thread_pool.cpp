@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <utility>
 
 namespace pagoda {
 
@@ -38,7 +40,14 @@ void ThreadPool::run_tasks(int thread) {
       if (next_task_ >= n_tasks_) return;
       task = next_task_++;
     }
-    (*job_)(task, thread);
+    try {
+      (*job_)(task, thread);
+    } catch (...) {
+      // Hand the first failure to the caller of parallel_for; skip the remaining tasks.
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      next_task_ = n_tasks_;
+    }
   }
 }
 
@@ -63,7 +72,7 @@ void ThreadPool::worker(int index) {
 
 void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) {
   if (n_tasks <= 0) return;
-  if (n_threads_ == 1 || n_tasks == 1) {
+  if (n_threads_ == 1 || n_tasks == 1) {  // exceptions propagate directly
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
@@ -72,6 +81,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     job_ = &fn;
     n_tasks_ = n_tasks;
     next_task_ = 0;
+    error_ = nullptr;
     ++generation_;
   }
   start_cv_.notify_all();
@@ -79,6 +89,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
   std::unique_lock lock(mutex_);
   done_cv_.wait(lock, [&] { return busy_ == 0 && next_task_ >= n_tasks_; });
   job_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 void ThreadPool::parallel_range(int64_t n, int64_t grain,

@@ -4,6 +4,7 @@
 // parallel_for at a time per pool (the engine loop is single-threaded).
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,7 +24,8 @@ class ThreadPool {
 
   // Calls fn(task, thread_index) for every task in [0, n_tasks), spread over the
   // threads. thread_index < size() identifies per-thread scratch space.
-  // Results must not depend on which thread ran which task.
+  // Results must not depend on which thread ran which task. If a task throws,
+  // the remaining tasks are skipped and the first exception is rethrown here.
   void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
 
   // Splits [0, n) into contiguous ranges of at least `grain` items and calls
@@ -45,6 +47,7 @@ class ThreadPool {
   int64_t generation_ = 0;
   int busy_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;
 };
 
 // Number of hardware threads available to this process (>= 1).

@@ -1,0 +1,51 @@
+// Model loading and KV-cache creation.
+#include "model/model.h"
+
+#include <fmt/format.h>
+
+#include "gguf/gguf.h"
+#include "model/forward.h"
+#include "model/weights.h"
+
+namespace pagoda::model {
+
+Model::Model() = default;
+Model::~Model() = default;
+
+Expected<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  auto file = gguf::File::open(path);
+  if (!file) return file.error();
+  return from_file(std::move(*file));
+}
+
+Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
+  if (!file) return Error{"model: no file given"};
+  auto hp = read_hparams(*file);
+  if (!hp) return hp.error();
+  auto weights = bind_weights(*file, *hp);
+  if (!weights) return weights.error();
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  m->hparams_ = std::move(*hp);
+  m->weights_ = std::make_unique<Weights>(std::move(*weights));
+  m->scratch_ = std::make_unique<Scratch>();
+  return m;
+}
+
+Expected<std::unique_ptr<kv::KvCache>> Model::make_kv_cache(int n_seq, int n_ctx,
+                                                            TensorType type) const {
+  if (n_ctx <= 0) n_ctx = hparams_.n_ctx_train;
+  if (n_ctx > hparams_.n_ctx_train)
+    return Error{fmt::format("context of {} tokens exceeds the model's training context of {}",
+                             n_ctx, hparams_.n_ctx_train)};
+  kv::KvShape shape;
+  shape.n_layer = hparams_.n_layer;
+  shape.n_kv_head = hparams_.n_kv_head;
+  shape.head_dim = hparams_.head_dim;
+  shape.n_seq = n_seq;
+  shape.n_ctx = n_ctx;
+  shape.type = type;
+  return kv::make_contiguous_cache(shape);
+}
+
+}  // namespace pagoda::model

@@ -1,0 +1,90 @@
+#pragma once
+// A loaded Llama-family model (llama, qwen2, qwen3, granite) and its forward
+// pass over a flat, ragged batch of tokens from several sequences.
+//
+// Batch invariance: a token's logits depend only on its sequence's tokens,
+// never on which other tokens or sequences share its batch nor on how its
+// prompt was split into forward calls - bit for bit.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/expected.h"
+#include "base/tensor_type.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf.h"
+#include "kv/kv_store.h"
+#include "model/hparams.h"
+
+namespace pagoda::model {
+
+// Tokens from several sequences evaluated together. Row i is token tokens[i] of
+// sequence seq[i] at position pos[i]. For each sequence, its rows (in batch
+// order) must continue it: positions length, length+1, ... where length is the
+// sequence's current KV-cache length.
+struct Batch {
+  std::vector<int32_t> tokens;       // [n]
+  std::vector<int32_t> pos;          // [n] position within its sequence
+  std::vector<int32_t> seq;          // [n] sequence slot in the KV cache
+  std::vector<uint8_t> want_logits;  // [n] 1: this row produces a logits row
+
+  size_t size() const { return tokens.size(); }
+  // Appends one token.
+  void add(int32_t token, int32_t position, int32_t sequence, bool logits) {
+    tokens.push_back(token);
+    pos.push_back(position);
+    seq.push_back(sequence);
+    want_logits.push_back(logits ? 1 : 0);
+  }
+  void clear() {
+    tokens.clear();
+    pos.clear();
+    seq.clear();
+    want_logits.clear();
+  }
+};
+
+struct Weights;  // bound tensor views (model/weights.h)
+struct Scratch;  // per-batch buffers (model/forward.h)
+
+class Model {
+ public:
+  // Opens, maps and binds a GGUF model. Errors: unreadable file, unsupported
+  // architecture, missing or mis-shaped tensors (all listed), unsupported types.
+  static Expected<std::unique_ptr<Model>> load(const std::string& path);
+  // Binds an already opened file (taking ownership).
+  static Expected<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const HParams& hparams() const { return hparams_; }
+  const gguf::File& file() const { return *file_; }
+  int n_vocab() const { return hparams_.n_vocab; }
+
+  // A contiguous KV cache for this model's layers and heads: n_seq sequences of
+  // n_ctx positions (n_ctx <= 0: the training context). `type`: F32, F16,
+  // Q8_0 or Q4_0 (quantized ones need head_dim % 32 == 0). Errors name the
+  // problem (n_ctx above the training context, bad type, out of memory).
+  Expected<std::unique_ptr<kv::KvCache>> make_kv_cache(int n_seq, int n_ctx,
+                                                       TensorType type = TensorType::F16) const;
+
+  // Evaluates `batch`, writing each row's K/V into `cache` and extending its
+  // sequence. logits_out becomes [n_want, n_vocab]: one row per batch row with
+  // want_logits, in batch order. On error (bad token id, position not
+  // continuing its sequence, position >= the cache's n_ctx, unknown seq, cache
+  // of another shape) nothing is written and the cache is unchanged.
+  // Not thread-safe: one forward at a time per Model (it owns the scratch).
+  Expected<void> forward(const Batch& batch, kv::KvCache& cache, ThreadPool& pool,
+                         std::vector<float>& logits_out);
+
+ private:
+  Model();
+  std::unique_ptr<gguf::File> file_;
+  HParams hparams_;
+  std::unique_ptr<Weights> weights_;
+  std::unique_ptr<Scratch> scratch_;
+};
+
+}  // namespace pagoda::model

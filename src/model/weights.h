@@ -1,0 +1,42 @@
+#pragma once
+// Views of a model's tensors, bound by GGUF name and checked against the
+// hyper-parameters. Matrices stay in the mmapped file in their storage type;
+// only the small vectors (norms, biases, rope factors) are copied to f32.
+#include <vector>
+
+#include "base/expected.h"
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "model/hparams.h"
+
+namespace pagoda::model {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // [n_embd]
+  kernels::WeightView wq;        // [n_embd] -> [q_dim]
+  kernels::WeightView wk;        // [n_embd] -> [kv_dim]
+  kernels::WeightView wv;        // [n_embd] -> [kv_dim]
+  kernels::WeightView wo;        // [q_dim] -> [n_embd]
+  std::vector<float> bq, bk, bv, bo;  // [q_dim], [kv_dim], [kv_dim], [n_embd]; empty if absent
+  std::vector<float> q_norm, k_norm;  // [head_dim] per-head norms (qwen3); empty if absent
+  std::vector<float> ffn_norm;   // [n_embd]
+  kernels::WeightView w_gate;    // [n_embd] -> [n_ff]
+  kernels::WeightView w_up;      // [n_embd] -> [n_ff]
+  kernels::WeightView w_down;    // [n_ff] -> [n_embd]
+};
+
+struct Weights {
+  const gguf::TensorInfo* token_embd = nullptr;  // [n_vocab, n_embd] rows, any dequantizable type
+  size_t token_embd_row_bytes = 0;
+  std::vector<float> output_norm;  // [n_embd]
+  kernels::WeightView output;      // [n_embd] -> [n_vocab] (token_embd when tied)
+  std::vector<float> rope_factors; // [n_rot / 2] Llama 3 frequency divisors; empty if absent
+  std::vector<LayerWeights> layers;
+};
+
+// Binds every tensor `hp` needs. Sets hp.n_vocab (from token_embd) and
+// hp.tied_output. The error lists every missing, mis-shaped or unsupported
+// tensor at once.
+Expected<Weights> bind_weights(const gguf::File& file, HParams& hp);
+
+}  // namespace pagoda::model

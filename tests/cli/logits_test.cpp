@@ -1,0 +1,187 @@
+// `pagoda logits`: JSON lines of the top logits per position, checked against
+// the model API in-process and against llama.cpp's trace for stories260K.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "common/fixtures.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+
+namespace pagoda {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct RunResult {
+  int status = -1;
+  std::string out, err;
+};
+
+class LogitsCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pagoda_logits_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunResult run(const std::string& args) {
+    const auto out = dir_ / "stdout", err = dir_ / "stderr";
+    const std::string cmd = std::string("'") + PAGODA_BINARY + "' logits " + args + " >'" +
+                            out.string() + "' 2>'" + err.string() + "'";
+    RunResult r;
+    const int raw = std::system(cmd.c_str());
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = read_all(out);
+    r.err = read_all(err);
+    return r;
+  }
+
+  static std::string read_all(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // A 2-layer random llama (n_embd 16, 4 heads, 2 kv heads, vocab 40, ctx 8), F32.
+  std::string write_random_model() {
+    gguf::Writer w;
+    w.set("general.architecture", gguf::Value::string("llama"));
+    w.set("llama.context_length", gguf::Value::u32(8));
+    w.set("llama.embedding_length", gguf::Value::u32(16));
+    w.set("llama.block_count", gguf::Value::u32(2));
+    w.set("llama.feed_forward_length", gguf::Value::u32(24));
+    w.set("llama.attention.head_count", gguf::Value::u32(4));
+    w.set("llama.attention.head_count_kv", gguf::Value::u32(2));
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> uni(-0.5f, 0.5f);
+    auto add = [&](const std::string& name, std::vector<int64_t> shape, float center) {
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      auto& data = storage_.emplace_back(static_cast<size_t>(n));
+      for (float& v : data) v = center + uni(rng);
+      w.add_tensor(name, TensorType::F32, shape, reinterpret_cast<const uint8_t*>(data.data()));
+    };
+    storage_.reserve(32);
+    add("token_embd.weight", {16, 40}, 0);
+    add("output_norm.weight", {16}, 1);
+    add("output.weight", {16, 40}, 0);
+    for (int l = 0; l < 2; ++l) {
+      const std::string b = "blk." + std::to_string(l) + ".";
+      add(b + "attn_norm.weight", {16}, 1);
+      add(b + "attn_q.weight", {16, 16}, 0);
+      add(b + "attn_k.weight", {16, 8}, 0);
+      add(b + "attn_v.weight", {16, 8}, 0);
+      add(b + "attn_output.weight", {16, 16}, 0);
+      add(b + "ffn_norm.weight", {16}, 1);
+      add(b + "ffn_gate.weight", {16, 24}, 0);
+      add(b + "ffn_up.weight", {16, 24}, 0);
+      add(b + "ffn_down.weight", {24, 16}, 0);
+    }
+    const std::string path = (dir_ / "random.gguf").string();
+    EXPECT_TRUE(w.write_file(path).ok());
+    return path;
+  }
+
+  fs::path dir_;
+  std::vector<std::vector<float>> storage_;
+};
+
+std::vector<json> parse_lines(const std::string& out) {
+  std::vector<json> lines;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(json::parse(line));
+  return lines;
+}
+
+TEST_F(LogitsCli, MatchesTheModelApi) {
+  const std::string path = write_random_model();
+  const std::vector<int32_t> ids = {1, 5, 39, 0, 7};
+  RunResult r = run("-m '" + path + "' --ids 1,5,39,0,7 --top 4 --threads 2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), ids.size());
+
+  auto model = model::Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  auto cache = (*model)->make_kv_cache(1, 8);
+  ASSERT_TRUE(cache.ok());
+  model::Batch batch;
+  for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], static_cast<int>(i), 0, true);
+  ThreadPool pool(1);
+  std::vector<float> logits;
+  ASSERT_TRUE((*model)->forward(batch, **cache, pool, logits).ok());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(lines[i]["pos"], i);
+    const auto& top = lines[i]["top"];
+    ASSERT_EQ(top.size(), 4u);
+    const float* row = &logits[i * 40];
+    const float best = *std::max_element(row, row + 40);
+    EXPECT_EQ(top[0][1].get<float>(), best);
+    for (size_t k = 0; k < top.size(); ++k) {
+      const int id = top[k][0];
+      EXPECT_EQ(top[k][1].get<float>(), row[id]) << "pos " << i << " rank " << k;
+      if (k > 0) EXPECT_LE(top[k][1].get<float>(), top[k - 1][1].get<float>());
+    }
+  }
+}
+
+TEST_F(LogitsCli, BadArgumentsAreErrors) {
+  const std::string path = write_random_model();
+  RunResult r = run("-m '" + path + "' --ids 1,x,3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("'x' is not a token id"), std::string::npos) << r.err;
+  r = run("-m '" + path + "' --ids 1,2 --kv-cache-dtype q5_1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("unknown --kv-cache-dtype"), std::string::npos) << r.err;
+  r = run("-m '" + path + "' --ids 1,2,3,4,5,6,7,8,9");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("exceed the model's context of 8"), std::string::npos) << r.err;
+  r = run("-m '" + path + "' --ids 1,40");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+  r = run("-m '" + path + "' --ids 1,2 --kv-cache-dtype q8_0");  // head size 4
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("multiple of 32"), std::string::npos) << r.err;
+  r = run("-m '" + (dir_ / "missing.gguf").string() + "' --ids 1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_FALSE(r.err.empty());
+}
+
+TEST_F(LogitsCli, Stories260KMatchesLlamaCppFirstStep) {
+  PAGODA_REQUIRE_FIXTURE("refs/stories260K.kv-f16.jsonl");
+  std::ifstream in(test::fixture("refs/stories260K.kv-f16.jsonl"));
+  std::string first_line;
+  std::getline(in, first_line);
+  const json trace = json::parse(first_line);
+  std::string ids;
+  for (int id : trace["prompt_ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  RunResult r = run("-m '" + test::fixture("models/stories260K.gguf") + "' --ids " + ids);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = parse_lines(r.out);
+  ASSERT_EQ(lines.size(), trace["prompt_ids"].size());
+  const json& ours = lines.back()["top"];
+  const json& ref = trace["steps"][0]["top"];
+  ASSERT_EQ(ours.size(), 5u);
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(ours[k][0], ref[k][0]);
+    const double v = ref[k][1];
+    EXPECT_NEAR(ours[k][1].get<double>(), v, 0.02 + 0.002 * std::abs(v));
+  }
+}
+
+}  // namespace
+}  // namespace pagoda
