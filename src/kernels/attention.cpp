@@ -25,6 +25,7 @@ void AttentionScratch::reserve(int64_t n_kv, int64_t head_dim) {
   }
   if (values.size() < hd) values.resize(hd);
   if (accum.size() < hd) accum.resize(hd);
+  if (lanes.size() < hd * 32) lanes.resize(hd * 32);
 }
 
 bool attention_supports(TensorType type) {
@@ -34,28 +35,66 @@ bool attention_supports(TensorType type) {
 
 namespace {
 
-// Non-flash path over an f16 cache.
+// ggml's x86 (AVX2) ggml_vec_dot_f16 order: element i goes to accumulator
+// (i / 8) % 4, lane i % 8, each an FMA chain over steps of 32 elements; the 4
+// accumulators are added (0+2, 1+3, then 0+1), the 8 lanes reduced as
+// (l0+l4 + l1+l5) + (l2+l6 + l3+l7); elements past the last full step of 32
+// are added in double, one by one.
+struct F16DotLanes {
+  float acc[32];
+
+  void clear() {
+    for (float& a : acc) a = 0.0f;
+  }
+  double reduce() const {
+    float x[32];
+    for (int i = 0; i < 32; ++i) x[i] = acc[i];
+    for (int l = 0; l < 8; ++l) {
+      x[l] += x[16 + l];
+      x[8 + l] += x[24 + l];
+    }
+    for (int l = 0; l < 8; ++l) x[l] += x[8 + l];
+    float t[4];
+    for (int l = 0; l < 4; ++l) t[l] = x[l] + x[l + 4];
+    return static_cast<double>((t[0] + t[1]) + (t[2] + t[3]));
+  }
+};
+
+float dot_f16_ggml(const float* a, const uint16_t* b, int64_t n) {
+  F16DotLanes lanes;
+  lanes.clear();
+  const int64_t np = n & ~int64_t{31};
+  for (int64_t i = 0; i < np; ++i)
+    lanes.acc[i % 32] = std::fma(a[i], fp16_to_fp32(b[i]), lanes.acc[i % 32]);
+  double sum = lanes.reduce();
+  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(a[i] * fp16_to_fp32(b[i]));
+  return static_cast<float>(sum);
+}
+
+// Non-flash path over an f16 cache: the dot products in ggml's order. ggml pads
+// the keys to a multiple of 32 with zero probabilities, so the V product has
+// no scalar tail.
 void attend_f16(const float* q, int64_t head_dim, const HeadRows& keys, const HeadRows& values,
                 int64_t n_kv, float scale, float* out, AttentionScratch& s) {
-  uint16_t* q16 = s.half.data();  // [head_dim]
   float* q_rounded = s.accum.data();  // [head_dim] q as the dot product sees it
-  for (int64_t d = 0; d < head_dim; ++d) {
-    q16[d] = fp32_to_fp16(q[d]);
-    q_rounded[d] = fp16_to_fp32(q16[d]);
-  }
+  for (int64_t d = 0; d < head_dim; ++d) q_rounded[d] = round_fp16(q[d]);
   float* scores = s.scores.data();  // [n_kv]
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const auto* k = reinterpret_cast<const uint16_t*>(keys.at(j));
-    float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot += q_rounded[d] * fp16_to_fp32(k[d]);
-    scores[j] = dot;
-  }
+  for (int64_t j = 0; j < n_kv; ++j)
+    scores[j] = dot_f16_ggml(q_rounded, reinterpret_cast<const uint16_t*>(keys.at(j)), head_dim);
   softmax_row(scores, n_kv, scale);
-  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  float* lanes = s.lanes.data();  // [head_dim][32]
+  for (int64_t k = 0; k < head_dim * 32; ++k) lanes[k] = 0.0f;
   for (int64_t j = 0; j < n_kv; ++j) {
     const float p = round_fp16(scores[j]);
     const auto* v = reinterpret_cast<const uint16_t*>(values.at(j));
-    for (int64_t d = 0; d < head_dim; ++d) out[d] += p * fp16_to_fp32(v[d]);
+    const int64_t lane = j % 32;
+    for (int64_t d = 0; d < head_dim; ++d)
+      lanes[d * 32 + lane] = std::fma(p, fp16_to_fp32(v[d]), lanes[d * 32 + lane]);
+  }
+  for (int64_t d = 0; d < head_dim; ++d) {
+    F16DotLanes l;
+    for (int i = 0; i < 32; ++i) l.acc[i] = lanes[d * 32 + i];
+    out[d] = static_cast<float>(l.reduce());
   }
 }
 

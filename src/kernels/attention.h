@@ -2,9 +2,9 @@
 // Causal attention of one query head over one sequence's cached keys and
 // values, with llama.cpp's CPU numerics:
 //  - F16 / F32 cache (llama.cpp's default, non-flash path): the query is
-//    rounded to the cache type, scores = q.k accumulated in f32, scaled,
-//    softmax in f32 (sum in double), probabilities rounded to the cache type
-//    and dotted with V (f32 accumulation, keys in order).
+//    rounded to the cache type, scores = q.k, scaled, softmax (see ops.h),
+//    probabilities rounded to the cache type and dotted with V; for f16 the
+//    dot products follow ggml's x86 ggml_vec_dot_f16 summation order.
 //  - Q8_0 / Q4_0 cache (llama.cpp's flash-attention path): the query is
 //    quantized to Q8_0, scores by the type's vec_dot, online softmax, V rows
 //    dequantized and accumulated in f32.
@@ -40,6 +40,7 @@ struct AttentionScratch {
   std::vector<uint8_t> query;     // quantized query row
   std::vector<float> values;      // [head_dim] a dequantized V row
   std::vector<float> accum;       // [head_dim]
+  std::vector<float> lanes;       // [head_dim, 32] f16 dot accumulators
 
   // Sizes every buffer for n_kv keys of head_dim values (no-op when large enough).
   void reserve(int64_t n_kv, int64_t head_dim);

@@ -8,6 +8,7 @@
 
 #include "base/expected.h"
 #include "base/half.h"
+#include "kernels/act_quant.h"
 #include "kernels/vec_dot.h"
 #include "quant/codec.h"
 
@@ -119,10 +120,10 @@ void prepare_activation_row(TensorType weight, const float* x, void* dst, int64_
       return;
     }
     case TensorType::Q8_0:
-      quant::quantize_row_q8_0(x, dst, n);
+      quantize_act_q8_0(x, dst, n);
       return;
     case TensorType::Q8_1:
-      quant::quantize_row_q8_1(x, dst, n);
+      quantize_act_q8_1(x, dst, n);
       return;
     case TensorType::Q8_K:
       quant::quantize_row_q8_k(x, dst, n);

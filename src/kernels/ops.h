@@ -26,11 +26,19 @@ void rope_cos_sin(const RopeConfig& cfg, int64_t pos, float* cos_sin);
 // Rotates the first n_rot values of one head in place with a cos_sin table.
 void rope_apply(const RopeConfig& cfg, const float* cos_sin, float* head);
 
-// In place: x[i] = exp(x[i] * scale - max) / sum, expf per element and the sum
-// accumulated in double (ggml_soft_max_ext without a mask).
+// exp(x) computed the way ggml-cpu's AVX2 ggml_v_expf does (a polynomial
+// adapted from Arm's optimized routines, max error ~1.5 ulp), one lane in
+// scalar code with fused multiply-adds, so every ISA gets ggml's bits.
+float ggml_expf(float x);
+
+// In place: x[i] = exp(x[i] * scale - max) / sum, as ggml_soft_max_ext without
+// a mask on x86: ggml_expf per element, the sum taken in groups of 8 (each
+// group summed in float as an AVX2 horizontal add, the groups in double).
 void softmax_row(float* x, int64_t n, float scale);
 
-// out[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + expf(-v)). out may alias gate.
+// out[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v)), as ggml's x86
+// ggml_vec_swiglu_f32: ggml_expf for the first n - n % 8 elements (the SIMD
+// part), libm expf for the rest. out may alias gate.
 void swiglu_row(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace pagoda::kernels

@@ -65,25 +65,17 @@ __m256i block_values(const BlockQ8_0& w) {
   return simd::load32(w.qs);
 }
 
-// Shared Q4_0/Q8_0 loop: pairs of blocks per 512-bit step, a last odd block in 256 bits.
+// Shared Q4_0/Q8_0 loop: 8 int32 lanes per block (256-bit VNNI) and one FMA
+// chain over the blocks, the float order of ggml's x86 vec_dot (and of the
+// AVX2 kernel), so both ISAs give the same bits.
 template <typename Block>
 float legacy_dot(int64_t n, const Block* w, const BlockQ8_0* a) {
-  const int64_t nb = n / quant::kQK;
-  __m512 acc = _mm512_setzero_ps();
-  int64_t b = 0;
-  for (; b + 1 < nb; b += 2) {
-    const __m512i isum =
-        dot_s8(join(block_values(w[b]), block_values(w[b + 1])), load_two(a[b].qs, a[b + 1].qs));
-    const __m512 d = two_scales(block_scale(w[b], a[b]), block_scale(w[b + 1], a[b + 1]));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc);
-  }
-  float sum = _mm512_reduce_add_ps(acc);
-  if (b < nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / quant::kQK; ++b) {
     const __m256i isum = dot_s8(block_values(w[b]), simd::load32(a[b].qs));
-    sum += simd::hsum(
-        _mm256_mul_ps(_mm256_set1_ps(block_scale(w[b], a[b])), _mm256_cvtepi32_ps(isum)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(block_scale(w[b], a[b])), _mm256_cvtepi32_ps(isum), acc);
   }
-  return sum;
+  return simd::hsum(acc);
 }
 
 }  // namespace

@@ -12,25 +12,18 @@ namespace {
 
 using quant::kQK;
 
-// Sums blocks of a row: Block/Act are the block structs, `values` turns a weight
-// block into (int32 lanes of its integer dot with the activation block).
+// Sums blocks of a row: Block/Act are the block structs, `block_dot` turns a
+// weight block and its activation block into 8 int32 lanes of their integer
+// dot product. One FMA chain over the blocks, as ggml's x86 vec_dot and
+// llamafile's tinyBLAS do, so the float rounding is theirs.
 template <typename Block, typename Act, typename BlockDot>
 __m256 scaled_block_sums(int64_t n, const Block* w, const Act* a, BlockDot block_dot) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  const int64_t nb = n / kQK;
-  int64_t b = 0;
-  // Two independent chains hide the FMA latency.
-  for (; b + 1 < nb; b += 2) {
-    const __m256 d0 = _mm256_set1_ps(simd::fp16(w[b].d) * simd::fp16(a[b].d));
-    const __m256 d1 = _mm256_set1_ps(simd::fp16(w[b + 1].d) * simd::fp16(a[b + 1].d));
-    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_dot(w[b], a[b])), acc0);
-    acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(block_dot(w[b + 1], a[b + 1])), acc1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const __m256 d = _mm256_set1_ps(simd::fp16(w[b].d) * simd::fp16(a[b].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot(w[b], a[b])), acc);
   }
-  if (b < nb) {
-    const __m256 d0 = _mm256_set1_ps(simd::fp16(w[b].d) * simd::fp16(a[b].d));
-    acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_dot(w[b], a[b])), acc0);
-  }
-  return _mm256_add_ps(acc0, acc1);
+  return acc;
 }
 
 // Sum over blocks of m_w * s_a: the min terms of Q4_1/Q5_1.

@@ -1,5 +1,6 @@
 // Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 against Q8_0/Q8_1: for each 32-element block an
 // exact integer dot product, then one float multiply-add with the scales.
+#include <cmath>
 #include <cstring>
 
 #include "base/half.h"
@@ -38,17 +39,41 @@ int block_dot_nibbles(const uint8_t* qs, uint32_t high, int offset, const int8_t
   return sum;
 }
 
+// ggml's x86 float order for one-scale legacy blocks: 8 lanes, lane l holding
+// the integer dot of elements 4l..4l+3 of each block (values(j) * a[j]), each
+// lane a fused multiply-add chain over the blocks with d_w * d_a, then the
+// lanes summed as (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
+template <typename Values>
+float lane_fma_sum(int64_t n_blocks, Values block) {
+  float lanes[8] = {};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int values[kQK];
+    const int8_t* a = nullptr;
+    const float d = block(b, values, a);
+    for (int l = 0; l < 8; ++l) {
+      int isum = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) isum += values[j] * a[j];
+      lanes[l] = std::fma(d, static_cast<float>(isum), lanes[l]);
+    }
+  }
+  float r[4];
+  for (int i = 0; i < 4; ++i) r[i] = lanes[i] + lanes[i + 4];
+  return (r[0] + r[2]) + (r[1] + r[3]);
+}
+
 }  // namespace
 
 float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ4_0*>(weight_row);
   const auto* a = static_cast<const BlockQ8_0*>(act_row);
-  float sum = 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    const int isum = block_dot_nibbles(w[b].qs, 0, -8, a[b].qs);
-    sum += static_cast<float>(isum) * fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
-  }
-  return sum;
+  return lane_fma_sum(n / kQK, [&](int64_t b, int* values, const int8_t*& act) {
+    for (int j = 0; j < kQK / 2; ++j) {
+      values[j] = (w[b].qs[j] & 0x0F) - 8;
+      values[j + kQK / 2] = (w[b].qs[j] >> 4) - 8;
+    }
+    act = a[b].qs;
+    return fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+  });
 }
 
 float vec_dot_q4_1(int64_t n, const void* weight_row, const void* act_row) {
@@ -90,13 +115,11 @@ float vec_dot_q5_1(int64_t n, const void* weight_row, const void* act_row) {
 float vec_dot_q8_0(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ8_0*>(weight_row);
   const auto* a = static_cast<const BlockQ8_0*>(act_row);
-  float sum = 0.0f;
-  for (int64_t b = 0; b < n / kQK; ++b) {
-    int isum = 0;
-    for (int j = 0; j < kQK; ++j) isum += w[b].qs[j] * a[b].qs[j];
-    sum += static_cast<float>(isum) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
-  }
-  return sum;
+  return lane_fma_sum(n / kQK, [&](int64_t b, int* values, const int8_t*& act) {
+    for (int j = 0; j < kQK; ++j) values[j] = w[b].qs[j];
+    act = a[b].qs;
+    return fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+  });
 }
 
 }  // namespace pagoda::kernels::ref

@@ -1,0 +1,19 @@
+#pragma once
+// Activation quantizers for the Q8 vec_dot types, with the semantics of the
+// row quantizers llama.cpp's CPU backend actually runs on x86 (AVX/AVX2
+// builds of ggml-cpu), which differ from the reference ones in quant/:
+//  - Q8_0 / Q8_1: d = amax / 127, multiplier id = 127 / amax (not 1 / d),
+//    q = round-half-to-even(x * id); Q8_1 also stores s = d * sum(q).
+//  - Q8_K: the reference quantizer (ggml uses quantize_row_q8_K_ref on x86).
+// These are scalar and used whatever the ISA, so prepared activations (and
+// hence logits) are identical across ISAs. Weight quantization (`pagoda
+// quantize`) keeps quant/'s reference quantizers. Thread-safe, allocation-free;
+// n must be a multiple of the block size (not checked).
+#include <cstdint>
+
+namespace pagoda::kernels {
+
+void quantize_act_q8_0(const float* x, void* dst, int64_t n);
+void quantize_act_q8_1(const float* x, void* dst, int64_t n);
+
+}  // namespace pagoda::kernels
