@@ -3,7 +3,7 @@
 # build-asan/ and runs them. Any sanitizer report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=build-asan CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O1\ -g -DPAGODA_SANITIZE=ON -DPAGODA_BENCH=OFF" \
+BUILD_DIR=build-asan CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Debug -DPAGODA_SANITIZE=ON -DPAGODA_BENCH=OFF" \
   ./scripts/build.sh
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

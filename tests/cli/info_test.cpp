@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/fixtures.h"
+#include "common/run_binary.h"
 #include "gguf/gguf.h"
 
 namespace pagoda {
@@ -19,17 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
+using RunResult = test::CommandResult;
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class InfoTest : public ::testing::Test {
  protected:
@@ -40,17 +32,7 @@ class InfoTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `pagoda info <args>`, capturing stdout, stderr and the exit status.
-  RunResult info(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string("'") + PAGODA_BINARY + "' info " + args + " >'" + out.string() +
-                            "' 2>'" + err.string() + "'";
-    RunResult r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_all(out);
-    r.err = read_all(err);
-    return r;
-  }
+  RunResult info(const std::string& args) { return test::run_pagoda("info " + args); }
 
   // A two-tensor model of our own: 32x4 f32 embedding and a 64x2 q8_0 matrix.
   std::string write_small_model() {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/fixtures.h"
+#include "common/run_binary.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 
@@ -22,10 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
+using RunResult = test::CommandResult;
 
 class LogitsCli : public ::testing::Test {
  protected:
@@ -35,24 +33,9 @@ class LogitsCli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult run(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string("'") + PAGODA_BINARY + "' logits " + args + " >'" +
-                            out.string() + "' 2>'" + err.string() + "'";
-    RunResult r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_all(out);
-    r.err = read_all(err);
-    return r;
-  }
+  // Runs `pagoda logits <args>`, capturing stdout, stderr and the exit status.
+  RunResult run(const std::string& args) { return test::run_pagoda("logits " + args); }
 
-  static std::string read_all(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
 
   // A 2-layer random llama (n_embd 16, 4 heads, 2 kv heads, vocab 40, ctx 8), F32.
   std::string write_random_model() {

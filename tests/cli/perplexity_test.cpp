@@ -12,16 +12,14 @@
 #include <string>
 
 #include "common/fixtures.h"
+#include "common/run_binary.h"
 
 namespace pagoda {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
+using RunResult = test::CommandResult;
 
 class PerplexityCli : public ::testing::Test {
  protected:
@@ -31,23 +29,8 @@ class PerplexityCli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult run(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string("'") + PAGODA_BINARY + "' perplexity " + args + " >'" +
-                            out.string() + "' 2>'" + err.string() + "'";
-    RunResult r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = read_all(out);
-    r.err = read_all(err);
-    return r;
-  }
-  static std::string read_all(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  // Runs `pagoda perplexity <args>`, capturing stdout, stderr and the exit status.
+  RunResult run(const std::string& args) { return test::run_pagoda("perplexity " + args); }
   // The number after `label` in text (NaN if absent).
   static double number_after(const std::string& text, const std::string& label) {
     const size_t at = text.find(label);

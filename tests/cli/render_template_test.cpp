@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fixtures.h"
+#include "common/run_binary.h"
 #include "gguf/gguf.h"
 
 namespace pagoda {
@@ -21,10 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
+using CliRun = test::CommandResult;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -46,18 +44,8 @@ class RenderTemplateCli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Runs `pagoda render-template <args>` (args are shell-quoted by the caller).
-  CliRun run(const std::string& args) {
-    const auto out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd = std::string("'") + PAGODA_BINARY + "' render-template " + args + " >'" +
-                            out.string() + "' 2>'" + err.string() + "'";
-    CliRun r;
-    const int raw = std::system(cmd.c_str());
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
+  // Runs `pagoda render-template <args>`, capturing stdout, stderr and the exit status.
+  CliRun run(const std::string& args) { return test::run_pagoda("render-template " + args); }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
