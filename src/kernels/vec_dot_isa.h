@@ -27,7 +27,5 @@ namespace pagoda::kernels::avx512 {
 // AVX-512 (F/BW/VL/DQ) + VNNI versions; other types use the avx2 kernels.
 float vec_dot_q8_0(int64_t n, const void* weight_row, const void* act_row);
 float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
-float vec_dot_q4_k(int64_t n, const void* weight_row, const void* act_row);
-float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row);
 
 }  // namespace pagoda::kernels::avx512

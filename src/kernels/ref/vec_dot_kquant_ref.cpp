@@ -1,8 +1,12 @@
-// K-quants against Q8_K. Like ggml's generic code, Q3_K..Q6_K decode each
-// super-block to 256 signed integers, accumulate scale * w * a into 8 integer
-// lanes (lane = element index mod 8), and scale the lanes into 8 float sums
-// that are added up at the end; Q2_K keeps one integer sum per super-block.
-// The min terms use Q8_K's per-16 sums (bsums).
+// K-quants against Q8_K, in the float order of the AVX2 kernels (which is
+// ggml's x86 order, and what llama.cpp runs on x86): each super-block is
+// decoded to 256 signed integers and reduced exactly to 8 integer lanes, lane
+// l holding elements 32s + 4l .. 32s + 4l + 3 of every 32-element sub-block s
+// (times their per-16 scale). Each lane is one fused multiply-add chain over
+// the super-blocks with d_w * d_a; the lanes are summed as
+// (l0+l4 + l2+l6) + (l1+l5 + l3+l7), then the min terms (a separate float
+// sum, built from Q8_K's per-16 sums) are added. So every ISA gives the same bits.
+#include <cmath>
 #include <cstdint>
 
 #include "base/half.h"
@@ -23,16 +27,30 @@ using quant::kQK_K;
 constexpr int kLanes = 8;
 constexpr int kGroups16 = kQK_K / 16;
 
-// lanes[l] += scale16[e / 16] * values[e] * a[e] for every e = l (mod 8) of one super-block.
-void accumulate_lanes(const int8_t* values, const int* scale16, const int8_t* a,
-                      int32_t lanes[kLanes]) {
-  for (int e = 0; e < kQK_K; ++e) lanes[e % kLanes] += scale16[e / 16] * (values[e] * a[e]);
-}
+// The 8 float lane accumulators of the AVX2 kernels, plus their scalar min sum.
+struct LaneSums {
+  float lanes[kLanes] = {};
+  float min_terms = 0.0f;
 
-// The float part shared by Q3_K..Q6_K: lane_sums[l] += d * lanes[l].
-void scale_lanes(float d, const int32_t lanes[kLanes], float lane_sums[kLanes]) {
-  for (int l = 0; l < kLanes; ++l) lane_sums[l] += d * static_cast<float>(lanes[l]);
-}
+  // One super-block: lanes[l] = fma(d, lane integer l, lanes[l]), the lane
+  // integer being sum of scale16[e / 16] * values[e] * a[e] over e with
+  // (e mod 32) / 4 == l (exact in int32).
+  void add_block(float d, const int8_t* values, const int* scale16, const int8_t* a) {
+    int32_t isum[kLanes] = {};
+    for (int e = 0; e < kQK_K; ++e) isum[(e % 32) / 4] += scale16[e / 16] * (values[e] * a[e]);
+    for (int l = 0; l < kLanes; ++l) lanes[l] = std::fma(d, static_cast<float>(isum[l]), lanes[l]);
+  }
+
+  // min_terms -= d_min * min_sum, d_min already the product of both scales.
+  void subtract_min(float d_min, int min_sum) { min_terms -= d_min * static_cast<float>(min_sum); }
+
+  // AVX2's horizontal add (halves, then pairs, then the last two), then the mins.
+  float total() const {
+    float r[4];
+    for (int i = 0; i < 4; ++i) r[i] = lanes[i] + lanes[i + 4];
+    return ((r[0] + r[2]) + (r[1] + r[3])) + min_terms;
+  }
+};
 
 // Unpacks the eight 6-bit scales of a Q4_K/Q5_K block to per-16 scales, and
 // returns sum over 16-groups of bsums * min.
@@ -47,41 +65,34 @@ int unpack_scales_and_min_sum(const uint8_t* packed, const int16_t* bsums, int s
   return min_sum;
 }
 
-float sum_lanes(float total, const float lane_sums[kLanes]) {
-  for (int l = 0; l < kLanes; ++l) total += lane_sums[l];
-  return total;
-}
-
 }  // namespace
 
 float vec_dot_q2_k(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ2_K*>(weight_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  float sum = 0.0f;
+  LaneSums sums;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const uint8_t* sc = w[b].scales;  // low nibble scale, high nibble min, per 16
     int min_sum = 0;
     for (int j = 0; j < kGroups16; ++j) min_sum += a[b].bsums[j] * (sc[j] >> 4);
     // Element e = 128*half + 32*shift_index + l sits in bits 2*shift_index of qs[32*half + l].
-    int isum = 0;
-    for (int g = 0; g < kGroups16; ++g) {
-      const int half = g / 8, shift = 2 * ((g % 8) / 2), first = 16 * (g % 2);
-      int group = 0;
-      for (int l = first; l < first + 16; ++l)
-        group += a[b].qs[16 * g - first + l] * ((w[b].qs[32 * half + l] >> shift) & 3);
-      isum += (sc[g] & 0xF) * group;
+    int8_t values[kQK_K];  // [256] in [0, 3]
+    for (int e = 0; e < kQK_K; ++e) {
+      const int half = e / 128, shift_index = (e % 128) / 32, l = e % 32;
+      values[e] = static_cast<int8_t>((w[b].qs[32 * half + l] >> (2 * shift_index)) & 3);
     }
-    const float d_all = a[b].d * fp16_to_fp32(w[b].d);
-    const float d_min = a[b].d * fp16_to_fp32(w[b].dmin);
-    sum += d_all * static_cast<float>(isum) - d_min * static_cast<float>(min_sum);
+    int scale16[kGroups16];
+    for (int g = 0; g < kGroups16; ++g) scale16[g] = sc[g] & 0xF;
+    sums.add_block(a[b].d * fp16_to_fp32(w[b].d), values, scale16, a[b].qs);
+    sums.subtract_min(a[b].d * fp16_to_fp32(w[b].dmin), min_sum);
   }
-  return sum;
+  return sums.total();
 }
 
 float vec_dot_q3_k(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ3_K*>(weight_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  float lane_sums[kLanes] = {};
+  LaneSums sums;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     int8_t values[kQK_K];  // [256] in [-4, 3]
     for (int e = 0; e < kQK_K; ++e) {
@@ -94,18 +105,15 @@ float vec_dot_q3_k(int64_t n, const void* weight_row, const void* act_row) {
     quant::unpack_q3_k_scales(w[b].scales, signed_scales);
     int scale16[kGroups16];
     for (int g = 0; g < kGroups16; ++g) scale16[g] = signed_scales[g];
-    int32_t lanes[kLanes] = {};
-    accumulate_lanes(values, scale16, a[b].qs, lanes);
-    scale_lanes(fp16_to_fp32(w[b].d) * a[b].d, lanes, lane_sums);
+    sums.add_block(fp16_to_fp32(w[b].d) * a[b].d, values, scale16, a[b].qs);
   }
-  return sum_lanes(0.0f, lane_sums);
+  return sums.total();
 }
 
 float vec_dot_q4_k(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ4_K*>(weight_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  float lane_sums[kLanes] = {};
-  float sum = 0.0f;
+  LaneSums sums;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     int8_t values[kQK_K];  // [256] in [0, 15]
     for (int e = 0; e < kQK_K; ++e) {
@@ -114,19 +122,16 @@ float vec_dot_q4_k(int64_t n, const void* weight_row, const void* act_row) {
     }
     int scale16[kGroups16];
     const int min_sum = unpack_scales_and_min_sum(w[b].scales, a[b].bsums, scale16);
-    int32_t lanes[kLanes] = {};
-    accumulate_lanes(values, scale16, a[b].qs, lanes);
-    scale_lanes(fp16_to_fp32(w[b].d) * a[b].d, lanes, lane_sums);
-    sum -= fp16_to_fp32(w[b].dmin) * a[b].d * static_cast<float>(min_sum);
+    sums.add_block(fp16_to_fp32(w[b].d) * a[b].d, values, scale16, a[b].qs);
+    sums.subtract_min(fp16_to_fp32(w[b].dmin) * a[b].d, min_sum);
   }
-  return sum_lanes(sum, lane_sums);
+  return sums.total();
 }
 
 float vec_dot_q5_k(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ5_K*>(weight_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  float lane_sums[kLanes] = {};
-  float sum = 0.0f;
+  LaneSums sums;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     int8_t values[kQK_K];  // [256] in [0, 31]
     for (int e = 0; e < kQK_K; ++e) {
@@ -137,18 +142,16 @@ float vec_dot_q5_k(int64_t n, const void* weight_row, const void* act_row) {
     }
     int scale16[kGroups16];
     const int min_sum = unpack_scales_and_min_sum(w[b].scales, a[b].bsums, scale16);
-    int32_t lanes[kLanes] = {};
-    accumulate_lanes(values, scale16, a[b].qs, lanes);
-    scale_lanes(fp16_to_fp32(w[b].d) * a[b].d, lanes, lane_sums);
-    sum -= fp16_to_fp32(w[b].dmin) * a[b].d * static_cast<float>(min_sum);
+    sums.add_block(fp16_to_fp32(w[b].d) * a[b].d, values, scale16, a[b].qs);
+    sums.subtract_min(fp16_to_fp32(w[b].dmin) * a[b].d, min_sum);
   }
-  return sum_lanes(sum, lane_sums);
+  return sums.total();
 }
 
 float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ6_K*>(weight_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  float lane_sums[kLanes] = {};
+  LaneSums sums;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     int8_t values[kQK_K];  // [256] in [-32, 31]
     for (int e = 0; e < kQK_K; ++e) {
@@ -162,11 +165,9 @@ float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row) {
     }
     int scale16[kGroups16];
     for (int g = 0; g < kGroups16; ++g) scale16[g] = w[b].scales[g];
-    int32_t lanes[kLanes] = {};
-    accumulate_lanes(values, scale16, a[b].qs, lanes);
-    scale_lanes(fp16_to_fp32(w[b].d) * a[b].d, lanes, lane_sums);
+    sums.add_block(fp16_to_fp32(w[b].d) * a[b].d, values, scale16, a[b].qs);
   }
-  return sum_lanes(0.0f, lane_sums);
+  return sums.total();
 }
 
 }  // namespace pagoda::kernels::ref

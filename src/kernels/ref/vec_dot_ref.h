@@ -1,8 +1,9 @@
 #pragma once
 // Scalar reference vec_dot kernels: the numerical truth every SIMD kernel is
-// tested against. Each follows ggml's generic C definition of the same dot
-// product, operation for operation (integer sums per block, then the block
-// scales, in ggml's float evaluation order). Thread-safe, allocation-free;
+// tested against. Each follows ggml's definition of the same dot product
+// (integer sums per block, then the block scales); Q4_0, Q8_0 and the
+// K-quants use the float order (8 FMA lanes, AVX2 horizontal add) of ggml's
+// x86 kernels and of ours, so every ISA gives their bits. Thread-safe, allocation-free;
 // n must be a multiple of the weight type's block size.
 #include <cstdint>
 
