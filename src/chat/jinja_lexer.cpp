@@ -177,14 +177,14 @@ class Lexer {
   }
 
   bool is_raw_begin(size_t inner) const {
-    size_t after;
-    char sign;
+    size_t after = 0;
+    char sign = 0;
     return match_keyword_tag(inner, "raw", &after, &sign);
   }
 
   size_t lex_raw(size_t start, size_t inner) {
-    size_t after;
-    char sign;
+    size_t after = 0;
+    char sign = 0;
     match_keyword_tag(inner, "raw", &after, &sign);
     size_t body_start = sign == '-' ? after_tag_end(after, '-', false) : after;
     for (size_t p = src_.find("{%", body_start); p != std::string::npos; p = src_.find("{%", p + 1)) {

@@ -117,7 +117,9 @@ TEST_F(LogitsCli, MatchesTheModelApi) {
     for (size_t k = 0; k < top.size(); ++k) {
       const int id = top[k][0];
       EXPECT_EQ(top[k][1].get<float>(), row[id]) << "pos " << i << " rank " << k;
-      if (k > 0) EXPECT_LE(top[k][1].get<float>(), top[k - 1][1].get<float>());
+      if (k > 0) {
+        EXPECT_LE(top[k][1].get<float>(), top[k - 1][1].get<float>());
+      }
     }
   }
 }

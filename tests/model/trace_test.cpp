@@ -89,8 +89,9 @@ double check_step(const float* row, int32_t n_vocab, const Step& step, const Tol
   }
   if (std::getenv("PAGODA_TRACE_DETAIL")) std::cout << "  " << where << ": " << worst << "\n";
   const double margin = step.top[0].second - step.top[1].second;
-  if (margin > 2 * tol(step.top[0].second))
+  if (margin > 2 * tol(step.top[0].second)) {
     EXPECT_EQ(argmax(row, n_vocab), step.top[0].first) << where << ": top-1 differs";
+  }
   return worst;
 }
 

@@ -235,7 +235,9 @@ TEST(BuiltinRobustness, RandomBytesAndIdsRoundTripSafely) {
       std::string reencoded;
       for (uint32_t c : utf8_to_codepoints(text)) append_utf8(reencoded, c);
       const auto plain = t->encode(text, false, false);
-      if (t == bpe->get() && reencoded == text) EXPECT_EQ(t->decode(plain), text) << "round " << round;
+      if (t == bpe->get() && reencoded == text) {
+        EXPECT_EQ(t->decode(plain), text) << "round " << round;
+      }
       std::vector<int32_t> random_ids(rng() % 16);
       for (auto& id : random_ids) id = static_cast<int32_t>(rng() % (t->n_vocab() + 10)) - 5;
       IncrementalDetokenizer d(*t);
