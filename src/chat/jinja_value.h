@@ -64,7 +64,7 @@ class DictData {
   const Value* find(std::string_view key) const;
   void set(const Value& key, Value value);
   bool erase(const Value& key);
-  size_t size() const { return entries_.size(); }
+  size_t size() const;  // defined below Value: pair<Value, Value> needs a complete Value
   const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
   void clear();
 
@@ -166,6 +166,8 @@ class Value {
       v_;
   bool markup_ = false;
 };
+
+inline size_t DictData::size() const { return entries_.size(); }
 
 // Arguments of a call: positional then keyword, in source order.
 struct CallArgs {
