@@ -84,6 +84,18 @@ void quantize_row_q4_1(const float* src, void* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// Stores 5-bit values q0 (element j) and q1 (element j + 16): low nibbles in
+// qs[j], the fifth bits in bits j and j + 16 of qh (the Q5_0/Q5_1 layout).
+inline void store_q5_pair(uint8_t* qs, uint32_t& qh, int j, int q0, int q1) {
+  qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+  qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
+  qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + kQK / 2);
+}
+
+}  // namespace
+
 void quantize_row_q5_0(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ5_0*>(dst);
   for (int64_t i = 0; i < n / kQK; ++i) {
@@ -95,9 +107,7 @@ void quantize_row_q5_0(const float* src, void* dst, int64_t n) {
     for (int j = 0; j < kQK / 2; ++j) {
       const int q0 = std::min(31, trunc_to_int8(x[j] * id + 16.5f));
       const int q1 = std::min(31, trunc_to_int8(x[j + kQK / 2] * id + 16.5f));
-      y[i].qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
-      qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
-      qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + kQK / 2);
+      store_q5_pair(y[i].qs, qh, j, q0, q1);
     }
     std::memcpy(y[i].qh, &qh, sizeof(qh));
   }
@@ -118,9 +128,7 @@ void quantize_row_q5_1(const float* src, void* dst, int64_t n) {
       // No clamp to 31 here, exactly as ggml (the value cannot exceed 31.5).
       const int q0 = trunc_to_uint8((x[j] - min) * id + 0.5f);
       const int q1 = trunc_to_uint8((x[j + kQK / 2] - min) * id + 0.5f);
-      y[i].qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
-      qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
-      qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + kQK / 2);
+      store_q5_pair(y[i].qs, qh, j, q0, q1);
     }
     std::memcpy(y[i].qh, &qh, sizeof(qh));
   }
