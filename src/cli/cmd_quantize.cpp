@@ -18,6 +18,7 @@
 
 #include "base/thread_pool.h"
 #include "cli/commands.h"
+#include "gguf/file_type.h"
 #include "gguf/gguf.h"
 #include "quant/codec.h"
 #include "quant/mix.h"
@@ -224,7 +225,7 @@ int run(const Options& opt) {
   }
   std::printf("quantized %s -> %s as %s (%s, general.file_type %u), %d threads\n", opt.input.c_str(),
               opt.output.c_str(), std::string(mix->name).c_str(),
-              std::string(quant::file_type_name(mix->file_type)).c_str(), mix->file_type, pool.size());
+              gguf::file_type_name(mix->file_type).c_str(), mix->file_type, pool.size());
   const double n = static_cast<double>(std::max<uint64_t>(n_elements, 1));
   std::printf("  size: %.2f MiB (%.2f bits per weight) -> %.2f MiB (%.2f bits per weight)\n",
               mib(bytes_in), 8.0 * bytes_in / n, mib(bytes_out), 8.0 * bytes_out / n);

@@ -19,22 +19,6 @@ constexpr uint32_t kAllF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 7, kQ5_0
                    kQ4_K_M = 15, kQ5_K_S = 16, kQ5_K_M = 17, kQ6_K = 18, kQ2_K_S = 21, kBF16 = 32;
 }
 
-struct FileTypeName {
-  uint32_t file_type;
-  std::string_view name;
-};
-constexpr FileTypeName kFileTypeNames[] = {
-    {ftype::kAllF32, "all F32"},       {ftype::kF16, "F16"},
-    {ftype::kQ4_0, "Q4_0"},            {ftype::kQ4_1, "Q4_1"},
-    {ftype::kQ8_0, "Q8_0"},            {ftype::kQ5_0, "Q5_0"},
-    {ftype::kQ5_1, "Q5_1"},            {ftype::kQ2_K, "Q2_K - Medium"},
-    {ftype::kQ3_K_S, "Q3_K - Small"},  {ftype::kQ3_K_M, "Q3_K - Medium"},
-    {ftype::kQ3_K_L, "Q3_K - Large"},  {ftype::kQ4_K_S, "Q4_K - Small"},
-    {ftype::kQ4_K_M, "Q4_K - Medium"}, {ftype::kQ5_K_S, "Q5_K - Small"},
-    {ftype::kQ5_K_M, "Q5_K - Medium"}, {ftype::kQ6_K, "Q6_K"},
-    {ftype::kQ2_K_S, "Q2_K - Small"},  {ftype::kBF16, "BF16"},
-};
-
 enum class Category {
   kTokenEmbd, kAttnQ, kAttnV, kAttnK, kAttnQkv, kAttnKvB, kAttnOutput,
   kFfnUp, kFfnGate, kFfnDown, kOutput, kOther,
@@ -243,12 +227,6 @@ std::optional<Mix> find_mix(std::string_view name) {
   for (const auto& m : all_mixes())
     if (m.name == wanted) return m;
   return std::nullopt;
-}
-
-std::string_view file_type_name(uint32_t file_type) {
-  for (const auto& e : kFileTypeNames)
-    if (e.file_type == file_type) return e.name;
-  return "unknown";
 }
 
 std::vector<size_t> llama_cpp_tensor_order(const std::vector<TensorDesc>& tensors) {

@@ -23,8 +23,6 @@ struct Mix {
 const std::vector<Mix>& all_mixes();
 // Looks a mix up by name, case-insensitively; nullopt when unknown.
 std::optional<Mix> find_mix(std::string_view name);
-// llama.cpp's name for a general.file_type value ("Q4_K - Medium"), or "unknown".
-std::string_view file_type_name(uint32_t file_type);
 
 // Model facts the rules depend on (from GGUF metadata; zero when absent).
 struct ModelFacts {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "gguf/file_type.h"
 #include "quant/mix.h"
 
 namespace pagoda::quant {
@@ -55,8 +56,12 @@ TEST(QuantMix, FindsMixesCaseInsensitivelyWithLlamaCppFileTypes) {
   EXPECT_FALSE(find_mix("Q4_K").has_value());  // llama.cpp wants _S or _M
   EXPECT_FALSE(find_mix("IQ2_XXS").has_value());
   EXPECT_FALSE(find_mix("").has_value());
-  EXPECT_EQ(file_type_name(15), "Q4_K - Medium");
-  EXPECT_EQ(file_type_name(999), "unknown");
+  // Every mix's general.file_type is the one gguf/file_type.h names the same way.
+  for (const auto& m : all_mixes()) {
+    const auto info = gguf::file_type_info(m.file_type);
+    ASSERT_TRUE(info.has_value()) << m.name;
+    EXPECT_EQ(info->short_name, m.name);
+  }
   EXPECT_EQ(all_mixes().size(), 17u);
 }
 
