@@ -23,7 +23,8 @@
 #include "chat/chat_template.h"
 #include "cli/commands.h"
 #include "gguf/gguf.h"
-#include "kv/kv_store.h"
+#include "cli/engine_options.h"
+#include "engine/engine.h"
 #include "model/model.h"
 #include "sampling/logit_ops.h"
 #include "sampling/sampler.h"
@@ -44,9 +45,7 @@ struct RunOptions {
   std::string prompt;
   int n_predict = -1;  // -1: until end of generation or a full context
   int ctx_size = 0;    // 0: the training context, at most kDefaultCtx
-  int batch_size = 512;
-  int threads = 0;
-  std::string kv_type = "f16";
+  EngineOptions engine;
   int64_t seed = -1;  // -1: random
   bool chat = false;
   std::string system_prompt;
@@ -58,65 +57,17 @@ struct RunOptions {
 
 constexpr int kDefaultCtx = 4096;
 
-// The model's cached context for one sequence: which ids have K/V, and the logits row of the
-// last evaluated one.
+// Runs prompts through the engine, one at a time: the generation loop is the server's.
+// The prefix cache keeps earlier turns, so a chat turn computes only what its rendering adds.
 class Session {
  public:
-  Session(model::Model& model, kv::KvCache& cache, ThreadPool& pool, int batch_size)
-      : model_(model), cache_(cache), pool_(pool), batch_size_(batch_size) {}
-
-  int n_ctx() const { return cache_.shape().n_ctx; }
-  // Ids whose K/V the cache holds, in order.
-  const std::vector<int32_t>& tokens() const { return tokens_; }
-  // Logits after the last ingested id. [n_vocab]
-  std::span<const float> last_logits() const { return last_logits_; }
-
-  // Makes the cache hold exactly `ids`: keeps the longest common prefix with what is cached,
-  // evaluates the rest in chunks of batch_size, and keeps the last row's logits. Returns how many
-  // ids were evaluated. Errors: no id left to evaluate, too long for the context, forward errors.
-  Expected<int> ingest(std::span<const int32_t> ids) {
-    if (ids.empty()) return Error{"nothing to evaluate: the prompt has no tokens"};
-    if (static_cast<int64_t>(ids.size()) > n_ctx())
-      return Error{fmt::format("the prompt is {} tokens but the context holds {} (raise --ctx-size)",
-                               ids.size(), n_ctx())};
-    size_t keep = 0;
-    while (keep < tokens_.size() && keep < ids.size() && tokens_[keep] == ids[keep]) ++keep;
-    // The last id is always re-evaluated so its logits are fresh.
-    if (keep == ids.size()) --keep;
-    if (auto ok = cache_.truncate(0, static_cast<int>(keep)); !ok) return ok.error();
-    tokens_.resize(keep);
-    int evaluated = 0;
-    for (size_t start = keep; start < ids.size(); start += static_cast<size_t>(batch_size_)) {
-      const size_t end = std::min(ids.size(), start + static_cast<size_t>(batch_size_));
-      if (auto ok = evaluate(ids.subspan(start, end - start)); !ok) return ok.error();
-      evaluated += static_cast<int>(end - start);
-    }
-    return evaluated;
-  }
-
-  // Appends one id to the context and evaluates it. Errors: context full, forward errors.
-  Expected<void> append(int32_t id) {
-    if (static_cast<int>(tokens_.size()) >= n_ctx()) return Error{"the context is full"};
-    return evaluate(std::span<const int32_t>(&id, 1));
-  }
+  Session(engine::Engine& engine, int max_model_len) : engine_(engine), max_model_len_(max_model_len) {}
+  int n_ctx() const { return max_model_len_; }
+  engine::Engine& engine() { return engine_; }
 
  private:
-  Expected<void> evaluate(std::span<const int32_t> ids) {
-    batch_.clear();
-    for (size_t i = 0; i < ids.size(); ++i)
-      batch_.add(ids[i], static_cast<int32_t>(tokens_.size() + i), 0, i + 1 == ids.size());
-    if (auto ok = model_.forward(batch_, cache_, pool_, last_logits_); !ok) return ok.error();
-    tokens_.insert(tokens_.end(), ids.begin(), ids.end());
-    return {};
-  }
-
-  model::Model& model_;
-  kv::KvCache& cache_;
-  ThreadPool& pool_;
-  int batch_size_;
-  model::Batch batch_;
-  std::vector<int32_t> tokens_;
-  std::vector<float> last_logits_;  // [n_vocab]
+  engine::Engine& engine_;
+  int max_model_len_;
 };
 
 // Writes generated text as it comes: flushed per piece so a reader sees it at once.
@@ -143,56 +94,48 @@ struct TurnStats {
   std::string text;                // what was emitted
 };
 
-// One step of a trace: the chosen id and the five highest raw logits.
-nlohmann::json trace_step(int32_t id, std::span<const float> logits) {
-  nlohmann::json top = nlohmann::json::array();
-  for (const auto& t : sampling::top_n(logits, 5)) top.push_back({t.id, t.logit});
-  return {{"id", id}, {"top", top}};
-}
-
-// Evaluates prompt_ids (reusing the cached prefix) and generates until a stop condition, writing
-// emitted text to `out` (when given) and trace steps to `trace` (when given).
+// Submits prompt_ids to the engine and streams the generated text until a stop condition,
+// writing emitted text to `out` (when given) and trace steps to `trace` (when given).
 Expected<TurnStats> generate(Session& session, const tokenizer::Tokenizer& tok, const RunOptions& opt,
                              std::span<const int32_t> prompt_ids, TextOut* out, nlohmann::json* trace) {
+  (void)tok;
   TurnStats stats;
-  const auto prompt_start = Clock::now();
-  auto evaluated = session.ingest(prompt_ids);
-  if (!evaluated) return evaluated.error();
-  stats.n_prompt_evaluated = *evaluated;
-  stats.prompt_ms = ms_since(prompt_start);
-
-  const int room = session.n_ctx() - static_cast<int>(prompt_ids.size());
+  const int n_prompt = static_cast<int>(prompt_ids.size());
+  if (n_prompt == 0) return Error{"nothing to evaluate: the prompt has no tokens"};
+  if (n_prompt > session.n_ctx())
+    return Error{fmt::format("the prompt is {} tokens but the context holds {} (raise --ctx-size)", n_prompt,
+                             session.n_ctx())};
+  const int room = session.n_ctx() - n_prompt;
   if (room <= 0)
     return Error{fmt::format("the prompt is {} tokens and fills the context of {}: no room to generate "
-                             "(raise --ctx-size)", prompt_ids.size(), session.n_ctx())};
-  sampling::SamplingParams params = opt.sampling;
-  params.max_tokens = opt.n_predict > 0 ? std::min(opt.n_predict, room) : room;
-  auto sampler = sampling::Sampler::create(params, tok.eog_ids(), tok.n_vocab());
-  if (!sampler) return sampler.error();
-  sampling::StopChecker stop(params, tok.eog_ids());
-  tokenizer::IncrementalDetokenizer detok(tok, /*render_special=*/false);
-  auto emit = [&](const std::string& text) {
-    stats.text += text;
-    if (out) out->write(text);
-  };
-
-  const auto generation_start = Clock::now();
-  std::vector<int32_t> history(prompt_ids.begin(), prompt_ids.end());
-  while (!stop.finished()) {
-    auto id = sampler->sample(session.last_logits(), history, stats.n_generated);
-    if (!id) return id.error();
-    if (trace) (*trace)["steps"].push_back(trace_step(*id, session.last_logits()));
-    history.push_back(*id);
-    ++stats.n_generated;
-    emit(stop.on_token(*id, detok.push(*id)));
-    if (stop.finished()) break;
-    // The context fills exactly when max_tokens is reached, so append cannot overflow here.
-    if (auto ok = session.append(*id); !ok) return ok.error();
+                             "(raise --ctx-size)", n_prompt, session.n_ctx())};
+  engine::GenerationRequest request;
+  request.prompt.assign(prompt_ids.begin(), prompt_ids.end());
+  request.params = opt.sampling;
+  request.params.max_tokens = opt.n_predict > 0 ? std::min(opt.n_predict, room) : room;
+  if (trace) request.top_logits = 5;
+  auto stream = session.engine().submit(std::move(request));
+  if (!stream) return stream.error();
+  const auto start = Clock::now();
+  while (auto output = (*stream)->next()) {
+    if (!output->error.empty()) return Error{output->error};
+    for (const engine::SequenceDelta& d : output->deltas) {
+      if (trace)
+        for (size_t i = 0; i < d.tokens.size() && i < d.info.size(); ++i) {
+          nlohmann::json top = nlohmann::json::array();
+          for (const auto& t : d.info[i].top_logits) top.push_back({t.id, t.value});
+          (*trace)["steps"].push_back({{"id", d.tokens[i]}, {"top", top}});
+        }
+      stats.text += d.text;
+      if (out) out->write(d.text);
+      if (d.finish == engine::Finish::stop) stats.reason = sampling::FinishReason::stop;
+      if (d.finish == engine::Finish::length) stats.reason = sampling::FinishReason::length;
+    }
+    stats.n_generated = output->n_generated_tokens;
+    stats.n_prompt_evaluated = output->n_prompt_tokens - output->n_cached_tokens;
+    if (output->time_to_first_token_ms >= 0) stats.prompt_ms = output->time_to_first_token_ms;
+    if (output->finished) stats.generation_ms = ms_since(start) - stats.prompt_ms;
   }
-  // A length stop can leave an unfinished UTF-8 sequence in the detokenizer.
-  if (stop.reason() == sampling::FinishReason::length) emit(detok.flush());
-  stats.generation_ms = ms_since(generation_start);
-  stats.reason = stop.reason();
   return stats;
 }
 
@@ -214,7 +157,7 @@ Expected<std::string> run_turn(Session& session, const tokenizer::Tokenizer& tok
   nlohmann::json trace;
   if (opt.trace_json) {
     trace = {{"model", std::filesystem::path(opt.model_path).filename().string()},
-             {"kv", opt.kv_type},
+             {"kv", opt.engine.kv_cache_dtype == "auto" ? std::string("f16") : opt.engine.kv_cache_dtype},
              {"prompt", prompt_text},
              {"prompt_ids", prompt_ids},
              {"steps", nlohmann::json::array()}};
@@ -333,12 +276,9 @@ Expected<void> run_chat(Session& session, const model::Model& model, const token
 struct Loaded {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
-  std::unique_ptr<kv::KvCache> cache;
 };
 
 Expected<Loaded> load(const RunOptions& opt) {
-  auto kv_type = kv::parse_kv_type(opt.kv_type);
-  if (!kv_type) return Error{fmt::format("unknown --kv-cache-dtype '{}' (f32, f16, q8_0, q4_0)", opt.kv_type)};
   Loaded loaded;
   auto model = model::Model::load(opt.model_path);
   if (!model) return model.error();
@@ -346,12 +286,6 @@ Expected<Loaded> load(const RunOptions& opt) {
   auto tok = tokenizer::Tokenizer::from_gguf(loaded.model->file());
   if (!tok) return tok.error();
   loaded.tokenizer = std::move(*tok);
-  const int n_ctx_train = loaded.model->hparams().n_ctx_train;
-  int n_ctx = opt.ctx_size;
-  if (n_ctx <= 0) n_ctx = n_ctx_train > 0 ? std::min(n_ctx_train, kDefaultCtx) : kDefaultCtx;
-  auto cache = loaded.model->make_kv_cache(1, n_ctx, *kv_type);
-  if (!cache) return cache.error();
-  loaded.cache = std::move(*cache);
   return loaded;
 }
 
@@ -379,13 +313,14 @@ int cmd_run(int argc, char** argv) {
   app.add_option("--frequency-penalty", opt.sampling.frequency_penalty, "OpenAI frequency penalty")
       ->capture_default_str();
   app.add_option("-s,--seed", opt.seed, "random seed (-1: random)")->capture_default_str();
-  app.add_option("-t,--threads", opt.threads, "worker threads (0: all cores)")->check(CLI::Range(0, 1024));
-  app.add_option("-c,--ctx-size", opt.ctx_size, "context size in tokens (0: the model's, at most 4096)")
+  app.add_option("-c,--ctx-size,--max-model-len", opt.ctx_size,
+                 "context size in tokens (0: the model's, at most 4096)")
       ->check(CLI::Range(0, 1 << 24));
-  app.add_option("-b,--batch-size", opt.batch_size, "prompt tokens per forward call")
-      ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
-  app.add_option("--kv-cache-dtype", opt.kv_type, "KV cache type: f32, f16, q8_0, q4_0")->capture_default_str();
+  opt.engine.max_num_seqs = 1;
+  opt.engine.max_num_batched_tokens = 512;
+  add_engine_options(app, opt.engine);
+  app.add_option("-b,--batch-size", opt.engine.max_num_batched_tokens, "alias of --max-num-batched-tokens")
+      ->check(CLI::Range(1, 1 << 20));
   app.add_flag("--chat", opt.chat, "apply the chat template; interactive when stdin is a terminal");
   app.add_option("--system", opt.system_prompt, "system message (--chat)");
   app.add_option("--chat-template", opt.chat_template_file, "Jinja chat template file (default: the GGUF's)");
@@ -394,7 +329,10 @@ int cmd_run(int argc, char** argv) {
   app.add_option("--stop", stop, "stop string (repeatable); it is not printed");
   app.add_flag("--no-display-prompt", opt.no_display_prompt, "do not echo the prompt");
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = normalize_llama_flags(argc, argv);
+    std::vector<char*> argv2;
+    for (auto& a : args) argv2.push_back(a.data());
+    app.parse(static_cast<int>(argv2.size()), argv2.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -416,8 +354,21 @@ int cmd_run(int argc, char** argv) {
     fmt::print(stderr, "pagoda run: {}\n", loaded.error().message);
     return 1;
   }
-  ThreadPool pool(opt.threads);
-  Session session(*loaded->model, *loaded->cache, pool, opt.batch_size);
+  auto config = engine_config(opt.engine);
+  if (!config) {
+    fmt::print(stderr, "pagoda run: {}\n", config.error().message);
+    return 1;
+  }
+  const int n_ctx_train = loaded->model->hparams().n_ctx_train;
+  config->max_model_len =
+      opt.ctx_size > 0 ? opt.ctx_size : (n_ctx_train > 0 ? std::min(n_ctx_train, kDefaultCtx) : kDefaultCtx);
+  ThreadPool pool(opt.engine.threads);
+  auto engine = engine::Engine::create(*loaded->model, *loaded->tokenizer, *config, pool);
+  if (!engine) {
+    fmt::print(stderr, "pagoda run: {}\n", engine.error().message);
+    return 1;
+  }
+  Session session(**engine, (*engine)->pool_plan().max_model_len);
   TextOut out;
   TurnStats total;
   auto ok = opt.chat ? run_chat(session, *loaded->model, *loaded->tokenizer, opt, out, total)
