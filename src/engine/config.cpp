@@ -27,9 +27,11 @@ Expected<uint64_t> parse_memory_size(std::string_view text) {
   } catch (...) {
     return bad();
   }
+  std::string_view rest = text.substr(i);
+  while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
+  while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.back()))) rest.remove_suffix(1);
   std::string unit;
-  for (char c : text.substr(i))
-    if (!std::isspace(static_cast<unsigned char>(c))) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : rest) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   double scale = 0;
   if (unit.empty() || unit == "b") scale = 1;
   else if (unit == "k" || unit == "kib") scale = 1024.0;
