@@ -11,5 +11,6 @@ int cmd_render_template(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace pagoda::cli

@@ -15,7 +15,7 @@ void add_engine_options(CLI::App& app, EngineOptions& opt, bool with_threads) {
                  "KV pool size, e.g. 4GiB, 512MiB, 2GB (default: half the RAM left after the weights, capped at "
                  "what --max-num-seqs full-length sequences can use)");
   app.add_option("--block-size", opt.block_size, "tokens per KV block")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--max-num-seqs,--parallel", opt.max_num_seqs, "sequences running at once")
+  app.add_option("--max-num-seqs", opt.max_num_seqs, "sequences running at once")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   app.add_option("--max-num-batched-tokens", opt.max_num_batched_tokens, "tokens per engine step (chunked prefill)")
@@ -30,7 +30,7 @@ std::vector<std::string> normalize_llama_flags(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-np") a = "--parallel";
+    if (a == "-np") a = "--max-num-seqs";
     else if (a == "-ctk") a = "--cache-type-k";
     else if (a == "-ctv") a = "--cache-type-v";
     args.push_back(std::move(a));

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"render-template", pagoda::cli::cmd_render_template, "render a chat template for messages"},
     {"logits", pagoda::cli::cmd_logits, "evaluate token ids in one batch and print top logits"},
     {"perplexity", pagoda::cli::cmd_perplexity, "perplexity / KL divergence over a text file"},
+    {"bench", pagoda::cli::cmd_bench, "prompt and decode tokens/s through the engine, alone or in parallel"},
 };
 
 void usage(FILE* out) {

@@ -171,14 +171,12 @@ void EngineCore::abort_all() {
 void EngineCore::finish_sequence(Sequence& seq, Finish why) {
   if (seq.finish != Finish::none) return;
   scheduler_->finish(&seq);
-  if (seq.detok && why != Finish::error) {
-    // Text held back for a possible stop string or an unfinished character is
-    // released when generation ends for a reason other than a stop.
-    if (why != Finish::stop) {
-      std::string tail = seq.detok->flush();
-      if (!tail.empty()) seq.stop->on_token(-1, tail);  // no-op once finished
-      seq.pending.text += seq.stop->finish();
-    }
+  if (seq.detok && why != Finish::error && why != Finish::stop) {
+    // Text held back for a possible stop string, then the bytes of an
+    // unfinished character (as U+FFFD), are released when generation ends for
+    // a reason other than a stop.
+    seq.pending.text += seq.stop->finish();
+    seq.pending.text += seq.detok->flush();
   }
   seq.finish = why;
   seq.pending.finish = why;

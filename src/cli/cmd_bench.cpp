@@ -1,0 +1,180 @@
+// `pagoda bench`: prompt and decode throughput through the engine, in
+// llama-bench's table and JSON shapes (n_prompt, n_gen, avg_ts, stddev_ts)
+// plus n_parallel: with --parallel N, N sequences run together and the figure
+// is their aggregate tokens/s.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "base/thread_pool.h"
+#include "cli/commands.h"
+#include "cli/engine_options.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pagoda::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Test {
+  int n_prompt = 0, n_gen = 0, n_parallel = 1;
+  std::vector<double> samples_ts;
+  double avg() const {
+    double s = 0;
+    for (double x : samples_ts) s += x;
+    return samples_ts.empty() ? 0 : s / static_cast<double>(samples_ts.size());
+  }
+  double stddev() const {
+    if (samples_ts.size() < 2) return 0;
+    const double m = avg();
+    double s = 0;
+    for (double x : samples_ts) s += (x - m) * (x - m);
+    return std::sqrt(s / static_cast<double>(samples_ts.size() - 1));
+  }
+  std::string name() const { return n_prompt > 0 ? fmt::format("pp{}", n_prompt) : fmt::format("tg{}", n_gen); }
+};
+
+std::vector<int> parse_list(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+// Runs n_parallel requests of n_prompt random tokens generating n_gen tokens
+// each, all submitted at once; returns the seconds until every one finished
+// (with n_gen == 1, that is the prompt time).
+Expected<double> run_batch(engine::Engine& engine, std::mt19937& rng, int n_vocab, int n_prompt, int n_gen,
+                           int n_parallel) {
+  std::vector<std::shared_ptr<engine::RequestStream>> streams;
+  const auto start = Clock::now();
+  for (int i = 0; i < n_parallel; ++i) {
+    engine::GenerationRequest r;
+    for (int t = 0; t < n_prompt; ++t) r.prompt.push_back(static_cast<int32_t>(rng() % static_cast<unsigned>(n_vocab)));
+    r.params = sampling::greedy_params();
+    r.params.max_tokens = n_gen;
+    r.params.ignore_eos = true;
+    auto s = engine.submit(std::move(r));
+    if (!s) return s.error();
+    streams.push_back(*s);
+  }
+  for (auto& s : streams)
+    while (auto out = s->next())
+      if (!out->error.empty()) return Error{out->error};
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  CLI::App app{"Prompt and decode throughput through the engine (llama-bench's output shapes)"};
+  std::string model_path, parallel_text = "1", output = "md";
+  int n_prompt = 512, n_gen = 128, reps = 3;
+  EngineOptions eo;
+  eo.no_prefix_caching = true;  // every repetition computes its prompt
+  app.add_option("-m,--model", model_path, "GGUF model")->required();
+  app.add_option("-p,--n-prompt", n_prompt, "prompt tokens for the pp test (0: skip)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  app.add_option("-n,--n-gen", n_gen, "generated tokens for the tg test (0: skip)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  app.add_option("-r,--repetitions", reps, "repetitions of each test")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--parallel,--n-parallel", parallel_text, "comma-separated numbers of sequences run together (e.g. 1,4,16,32)")
+      ->capture_default_str();
+  app.add_option("-o,--output", output, "md or json")->check(CLI::IsMember({"md", "json"}))->capture_default_str();
+  app.add_option("--max-model-len", eo.max_model_len, "context per sequence (default: prompt + generated tokens)");
+  add_engine_options(app, eo);
+  try {
+    std::vector<std::string> args = normalize_llama_flags(argc, argv);
+    std::vector<char*> argv2;
+    for (auto& a : args) argv2.push_back(a.data());
+    app.parse(static_cast<int>(argv2.size()), argv2.data());
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto fail = [](const std::string& m) {
+    fmt::print(stderr, "pagoda bench: {}\n", m);
+    return 1;
+  };
+  std::vector<int> parallel;
+  try {
+    parallel = parse_list(parallel_text);
+  } catch (...) {
+    return fail(fmt::format("--parallel '{}' is not a comma-separated list of numbers", parallel_text));
+  }
+  for (int p : parallel)
+    if (p < 1 || p > 4096) return fail(fmt::format("--parallel values must be in [1, 4096], got {}", p));
+  if (n_prompt == 0 && n_gen == 0) return fail("nothing to measure: -p and -n are both 0");
+
+  auto model = model::Model::load(model_path);
+  if (!model) return fail(model.error().message);
+  auto tok = tokenizer::Tokenizer::from_gguf((*model)->file());
+  if (!tok) return fail(tok.error().message);
+  auto config = engine_config(eo);
+  if (!config) return fail(config.error().message);
+  config->max_num_seqs = std::max(config->max_num_seqs == 64 ? 1 : config->max_num_seqs,
+                                  *std::max_element(parallel.begin(), parallel.end()));
+  if (config->max_model_len == 0) config->max_model_len = std::max(n_prompt, 1) + std::max(n_gen, 1);
+  ThreadPool pool(eo.threads);
+  log::set_level(log::Level::warn);
+  auto engine = engine::Engine::create(**model, **tok, *config, pool);
+  if (!engine) return fail(engine.error().message);
+
+  const bool progress = isatty(STDERR_FILENO);
+  std::mt19937 rng(1);
+  std::vector<Test> tests;
+  const int n_vocab = (*model)->n_vocab();
+  for (int p : parallel) {
+    if (n_prompt > 0) tests.push_back({n_prompt, 0, p, {}});
+    if (n_gen > 0) tests.push_back({0, n_gen, p, {}});
+  }
+  // One warm-up run pages the weights in.
+  if (auto warm = run_batch(**engine, rng, n_vocab, 8, 2, 1); !warm) return fail(warm.error().message);
+  for (Test& t : tests) {
+    for (int r = 0; r < reps; ++r) {
+      // pp: the prompt and one sampled token; tg: a one-token prompt, then n_gen decode steps.
+      auto secs = t.n_prompt > 0 ? run_batch(**engine, rng, n_vocab, t.n_prompt, 1, t.n_parallel)
+                                 : run_batch(**engine, rng, n_vocab, 1, t.n_gen, t.n_parallel);
+      if (!secs) return fail(secs.error().message);
+      const double tokens = static_cast<double>(t.n_parallel) * (t.n_prompt > 0 ? t.n_prompt : t.n_gen);
+      t.samples_ts.push_back(tokens / *secs);
+      if (progress) fmt::print(stderr, "\r{} x{}: rep {}/{}", t.name(), t.n_parallel, r + 1, reps);
+    }
+  }
+  if (progress) fmt::print(stderr, "\r{:40}\r", "");
+
+  uint64_t n_params = 0;
+  for (const auto& ti : (*model)->file().tensors()) n_params += ti.n_elements;
+  const uint64_t size = (*model)->file().bytes().size();
+  const std::string file = std::filesystem::path(model_path).filename().string();
+  const int threads = pool.size();
+  if (output == "json") {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Test& t : tests)
+      out.push_back({{"model_filename", model_path}, {"model_size", size}, {"model_n_params", n_params},
+                     {"n_threads", threads}, {"type_kv", eo.kv_cache_dtype == "auto" ? "f16" : eo.kv_cache_dtype},
+                     {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_parallel", t.n_parallel},
+                     {"avg_ts", t.avg()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
+    fmt::print("{}\n", out.dump(2));
+  } else {
+    fmt::print("| model | size | params | threads | n_parallel | test | t/s |\n");
+    fmt::print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (const Test& t : tests)
+      fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {} | {} | {:.2f} ± {:.2f} |\n", file, size / 1048576.0,
+                 n_params / 1e6, threads, t.n_parallel, t.name(), t.avg(), t.stddev());
+  }
+  return 0;
+}
+
+}  // namespace pagoda::cli
