@@ -337,7 +337,7 @@ struct Loaded {
 };
 
 Expected<Loaded> load(const RunOptions& opt) {
-  auto kv_type = kv::parse_kv_type(opt.kv_type);
+  auto kv_type = parse_kv_type(opt.kv_type);
   if (!kv_type) return Error{fmt::format("unknown --kv-cache-dtype '{}' (f32, f16, q8_0, q4_0)", opt.kv_type)};
   Loaded loaded;
   auto model = model::Model::load(opt.model_path);
@@ -349,7 +349,7 @@ Expected<Loaded> load(const RunOptions& opt) {
   const int n_ctx_train = loaded.model->hparams().n_ctx_train;
   int n_ctx = opt.ctx_size;
   if (n_ctx <= 0) n_ctx = n_ctx_train > 0 ? std::min(n_ctx_train, kDefaultCtx) : kDefaultCtx;
-  auto cache = loaded.model->make_kv_cache(1, n_ctx, *kv_type);
+  auto cache = loaded.model->make_kv_cache(1, n_ctx, *kv_type, *kv_type);
   if (!cache) return cache.error();
   loaded.cache = std::move(*cache);
   return loaded;
