@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <limits>
 #include <new>
 
@@ -32,6 +33,9 @@ size_t v_row_bytes(const KvShape& s) { return kv_row_bytes(s.v_type, s.row_eleme
 
 namespace {
 
+constexpr size_t kRegionAlign = 64;
+size_t align(size_t n) { return (n + kRegionAlign - 1) / kRegionAlign * kRegionAlign; }
+
 class ContiguousCache final : public KvCache {
  public:
   explicit ContiguousCache(const KvShape& shape)
@@ -39,12 +43,17 @@ class ContiguousCache final : public KvCache {
         row_bytes_{k_row_bytes(shape), v_row_bytes(shape)},
         lengths_(shape.n_seq, 0) {
     const size_t n_pairs = static_cast<size_t>(shape.n_layer) * shape.n_seq;
-    const size_t k_region = row_bytes_[0] * static_cast<size_t>(shape.n_ctx);
-    const size_t v_region = row_bytes_[1] * static_cast<size_t>(shape.n_ctx);
-    storage_.assign(n_pairs * (k_region + v_region), 0);
+    // Regions start 64-byte aligned whatever the other type's row size (an fp8
+    // row of odd length must not misalign the f32/f16 region after it).
+    const size_t k_region = align(row_bytes_[0] * static_cast<size_t>(shape.n_ctx));
+    const size_t v_region = align(row_bytes_[1] * static_cast<size_t>(shape.n_ctx));
+    const size_t total = n_pairs * (k_region + v_region);
+    storage_.assign(total + kRegionAlign, 0);  // slack to align the first region
+    uint8_t* base = storage_.data();
+    base += (kRegionAlign - reinterpret_cast<uintptr_t>(base) % kRegionAlign) % kRegionAlign;
     bases_.resize(n_pairs * 2);
     for (size_t i = 0; i < n_pairs; ++i) {
-      bases_[2 * i] = storage_.data() + i * (k_region + v_region);
+      bases_[2 * i] = base + i * (k_region + v_region);
       bases_[2 * i + 1] = bases_[2 * i] + k_region;
     }
   }
@@ -98,7 +107,9 @@ class ContiguousCache final : public KvCache {
   KvShape shape_;
   size_t row_bytes_[2] = {0, 0};  // K, V
   std::vector<int> lengths_;        // [n_seq]
-  std::vector<uint8_t> storage_;    // [n_layer, n_seq] of ([n_ctx, k_row_bytes], [n_ctx, v_row_bytes])
+  // [n_layer, n_seq] of ([n_ctx, k_row_bytes], [n_ctx, v_row_bytes]), each region
+  // padded to 64 bytes, after up to 64 bytes of alignment slack.
+  std::vector<uint8_t> storage_;
   std::vector<uint8_t*> bases_;     // [n_layer * n_seq * 2] region starts
 };
 

@@ -44,7 +44,9 @@ size_t k_row_bytes(const KvShape& shape);
 size_t v_row_bytes(const KvShape& shape);
 
 // K or V rows of one (layer, sequence). Position p lives in
-// blocks[p / block_rows] at row (p % block_rows). Valid until the cache is
+// blocks[p / block_rows] at row (p % block_rows). Block pointers are at least
+// 4-byte aligned (kernels read f32/f16 rows in place; row sizes keep that
+// alignment from row to row). Valid until the cache is
 // destroyed or the sequence is truncated/cleared (paged caches may move blocks).
 struct KvRows {
   uint8_t* const* blocks = nullptr;  // [n_blocks] block base pointers
@@ -84,8 +86,8 @@ class KvCache {
 };
 
 // A cache with one contiguous [n_ctx, row] region per (layer, seq, K|V),
-// allocated up front (n_layer * n_seq * n_ctx * (k_row_bytes + v_row_bytes)
-// bytes, zeroed).
+// allocated up front and zeroed: n_layer * n_seq * n_ctx * (k_row_bytes +
+// v_row_bytes) bytes, each region rounded up to 64 bytes and 64-byte aligned.
 // Errors for an invalid shape or an allocation that fails.
 Expected<std::unique_ptr<KvCache>> make_contiguous_cache(const KvShape& shape);
 

@@ -2,6 +2,7 @@
 // contiguous store's regions.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <set>
 
 #include "kv/kv_store.h"
@@ -72,7 +73,8 @@ TEST(ContiguousCache, SeparateKAndVRowSizes) {
   const size_t kb = k_row_bytes(s), vb = v_row_bytes(s);
   EXPECT_EQ(kb, 34u);
   EXPECT_EQ(vb, 96u);
-  EXPECT_EQ((*cache)->memory_bytes(), 2u * 3 * 10 * (kb + vb));
+  // Regions are padded to 64 bytes (340 -> 384 for K) plus 64 bytes of alignment slack.
+  EXPECT_EQ((*cache)->memory_bytes(), 2u * 3 * (384 + 960) + 64);
   EXPECT_FALSE((*cache)->reserve(3, 1).ok());
   EXPECT_FALSE((*cache)->reserve(0, 11).ok());
   EXPECT_TRUE((*cache)->set_length(2, 10).ok());
@@ -88,13 +90,27 @@ TEST(ContiguousCache, SeparateKAndVRowSizes) {
       EXPECT_EQ(k.row_bytes, kb);
       EXPECT_EQ(v.row_bytes, vb);
       EXPECT_GE(k.n_blocks * k.block_rows, 10);
-      EXPECT_EQ(k.row(9) + kb, v.row(0));  // [K rows][V rows] per (layer, seq)
+      EXPECT_LE(k.row(9) + kb, v.row(0));  // [K rows][V rows] per (layer, seq)
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(k.row(0)) % 64, 0u);
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(v.row(0)) % 64, 0u);
       starts.insert(k.row(0));
       starts.insert(v.row(0));
       for (int p = 0; p < 10; ++p)
         for (size_t b = 0; b < vb; ++b) ASSERT_EQ(v.row(p)[b], 0) << "storage starts zeroed";
     }
   EXPECT_EQ(starts.size(), 12u);
+}
+
+// An odd-sized fp8 K region must not misalign the f32 V region after it.
+TEST(ContiguousCache, RegionsStayAlignedForOddRowSizes) {
+  KvShape s{3, 1, 3, 2, 5, KvType::fp8_e4m3, KvType::f32};  // K rows of 3 bytes
+  auto cache = make_contiguous_cache(s);
+  ASSERT_TRUE(cache.ok());
+  for (int layer = 0; layer < 3; ++layer)
+    for (int seq = 0; seq < 2; ++seq) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>((*cache)->keys(layer, seq).row(0)) % 64, 0u);
+      EXPECT_EQ(reinterpret_cast<uintptr_t>((*cache)->values(layer, seq).row(0)) % 64, 0u);
+    }
 }
 
 }  // namespace
