@@ -163,7 +163,7 @@ int cmd_bench(int argc, char** argv) {
     nlohmann::json out = nlohmann::json::array();
     for (const Test& t : tests)
       out.push_back({{"model_filename", model_path}, {"model_size", size}, {"model_n_params", n_params},
-                     {"n_threads", threads}, {"type_kv", eo.kv_cache_dtype == "auto" ? "f16" : eo.kv_cache_dtype},
+                     {"n_threads", threads}, {"type_k", std::string(kv_type_name(config->k_type))}, {"type_v", std::string(kv_type_name(config->v_type))},
                      {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_parallel", t.n_parallel},
                      {"avg_ts", t.avg()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
     fmt::print("{}\n", out.dump(2));

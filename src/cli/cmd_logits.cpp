@@ -13,6 +13,7 @@
 
 #include "base/thread_pool.h"
 #include "cli/commands.h"
+#include "cli/kv_options.h"
 #include "kv/kv_store.h"
 #include "model/model.h"
 
@@ -56,12 +57,13 @@ std::vector<int32_t> top_indices(const float* values, int32_t n, int32_t k) {
 
 int cmd_logits(int argc, char** argv) {
   CLI::App app{"Evaluate token ids in one batch and print the top logits of every position"};
-  std::string model_path, ids_text, kv_type_name = "f16";
+  std::string model_path, ids_text;
+  KvTypeOptions kv_options;
   int top = 5, threads = 0;
   app.add_option("-m,--model", model_path, "GGUF model")->required();
   app.add_option("--ids", ids_text, "comma-separated token ids, e.g. 1,450,4996")->required();
   app.add_option("--top", top, "logits per position to print")->check(CLI::Range(1, 1 << 20));
-  app.add_option("--kv-cache-dtype", kv_type_name, "KV cache type: f32, f16, q8_0, q4_0");
+  add_kv_type_options(app, kv_options);
   app.add_option("-t,--threads", threads, "worker threads (0: all cores)")
       ->check(CLI::Range(0, 1024));
   try {
@@ -75,10 +77,9 @@ int cmd_logits(int argc, char** argv) {
     std::fprintf(stderr, "pagoda logits: %s\n", ids.error().message.c_str());
     return 2;
   }
-  auto kv_type = kv::parse_kv_type(kv_type_name);
-  if (!kv_type) {
-    std::fprintf(stderr, "pagoda logits: unknown --kv-cache-dtype '%s' (f32, f16, q8_0, q4_0)\n",
-                 kv_type_name.c_str());
+  auto kv_types = resolve_kv_types(kv_options);
+  if (!kv_types) {
+    std::fprintf(stderr, "pagoda logits: %s\n", kv_types.error().message.c_str());
     return 2;
   }
   auto model = model::Model::load(model_path);
@@ -92,7 +93,7 @@ int cmd_logits(int argc, char** argv) {
                  (*model)->hparams().n_ctx_train);
     return 1;
   }
-  auto cache = (*model)->make_kv_cache(1, n, *kv_type);
+  auto cache = (*model)->make_kv_cache(1, n, kv_types->first, kv_types->second);
   if (!cache) {
     std::fprintf(stderr, "pagoda logits: %s\n", cache.error().message.c_str());
     return 1;

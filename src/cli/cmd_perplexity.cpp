@@ -25,6 +25,7 @@
 
 #include "base/thread_pool.h"
 #include "cli/commands.h"
+#include "cli/kv_options.h"
 #include "kv/kv_store.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -138,7 +139,8 @@ int fail(const std::string& message) {
 
 int cmd_perplexity(int argc, char** argv) {
   CLI::App app{"Perplexity of a model over a text file (llama.cpp's method), or KL divergence"};
-  std::string model_path, text_path, kv_type_name = "f16", kl_base_path;
+  std::string model_path, text_path, kl_base_path;
+  KvTypeOptions kv_options;
   int n_ctx = 512, threads = 0, max_chunks = 0;
   bool kl_divergence = false;
   app.add_option("-m,--model", model_path, "GGUF model")->required();
@@ -146,7 +148,7 @@ int cmd_perplexity(int argc, char** argv) {
   app.add_option("-c,--ctx-size", n_ctx, "tokens per chunk")->check(CLI::Range(4, 1 << 20));
   app.add_option("--chunks", max_chunks, "score at most this many chunks (0: all)")
       ->check(CLI::Range(0, 1 << 30));
-  app.add_option("--kv-cache-dtype", kv_type_name, "KV cache type: f32, f16, q8_0, q4_0");
+  add_kv_type_options(app, kv_options);
   app.add_option("-t,--threads", threads, "worker threads (0: all cores)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--kl-divergence-base", kl_base_path,
@@ -160,8 +162,9 @@ int cmd_perplexity(int argc, char** argv) {
   }
   if (kl_divergence && kl_base_path.empty())
     return fail("--kl-divergence needs --kl-divergence-base FILE");
-  auto kv_type = kv::parse_kv_type(kv_type_name);
-  if (!kv_type) return fail("unknown --kv-cache-dtype '" + kv_type_name + "'");
+  auto kv_types = resolve_kv_types(kv_options);
+  if (!kv_types) return fail(kv_types.error().message);
+  const auto [k_type, v_type] = *kv_types;
 
   auto model = model::Model::load(model_path);
   if (!model) return fail(model.error().message);
@@ -199,7 +202,7 @@ int cmd_perplexity(int argc, char** argv) {
   const int32_t bos = (*tok)->bos();
   const bool add_bos = (*tok)->add_bos() && bos >= 0;
 
-  auto cache = (*model)->make_kv_cache(1, n_ctx, *kv_type);
+  auto cache = (*model)->make_kv_cache(1, n_ctx, k_type, v_type);
   if (!cache) return fail(cache.error().message);
 
   std::ofstream base_out;
@@ -215,7 +218,7 @@ int cmd_perplexity(int argc, char** argv) {
   }
 
   std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, kv cache %s\n", tokens.size(),
-               n_chunk, n_ctx, kv_type_name.c_str());
+               n_chunk, n_ctx, describe_kv_types(k_type, v_type).c_str());
   ThreadPool pool(threads);
   const int first = n_ctx / 2;
   Accumulator nll, kld, same_top;

@@ -46,6 +46,7 @@ struct RunOptions {
   int n_predict = -1;  // -1: until end of generation or a full context
   int ctx_size = 0;    // 0: the training context, at most kDefaultCtx
   EngineOptions engine;
+  std::string kv_description = "f16";  // for --trace-json
   int64_t seed = -1;  // -1: random
   bool chat = false;
   std::string system_prompt;
@@ -157,7 +158,7 @@ Expected<std::string> run_turn(Session& session, const tokenizer::Tokenizer& tok
   nlohmann::json trace;
   if (opt.trace_json) {
     trace = {{"model", std::filesystem::path(opt.model_path).filename().string()},
-             {"kv", opt.engine.kv_cache_dtype == "auto" ? std::string("f16") : opt.engine.kv_cache_dtype},
+             {"kv", opt.kv_description},
              {"prompt", prompt_text},
              {"prompt_ids", prompt_ids},
              {"steps", nlohmann::json::array()}};
@@ -359,6 +360,7 @@ int cmd_run(int argc, char** argv) {
     fmt::print(stderr, "pagoda run: {}\n", config.error().message);
     return 1;
   }
+  opt.kv_description = describe_kv_types(config->k_type, config->v_type);
   const int n_ctx_train = loaded->model->hparams().n_ctx_train;
   config->max_model_len =
       opt.ctx_size > 0 ? opt.ctx_size : (n_ctx_train > 0 ? std::min(n_ctx_train, kDefaultCtx) : kDefaultCtx);

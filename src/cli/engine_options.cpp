@@ -2,15 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "kv/kv_store.h"
 
 namespace pagoda::cli {
 
 void add_engine_options(CLI::App& app, EngineOptions& opt, bool with_threads) {
-  app.add_option("--kv-cache-dtype", opt.kv_cache_dtype, "KV cache type for K and V: auto (f16), f32, f16, q8_0, q4_0")
-      ->capture_default_str();
-  app.add_option("--cache-type-k", opt.cache_type_k, "K cache type (overrides --kv-cache-dtype for K)");
-  app.add_option("--cache-type-v", opt.cache_type_v, "V cache type (overrides --kv-cache-dtype for V)");
+  add_kv_type_options(app, opt.kv_types);
   app.add_option("--kv-cache-memory", opt.kv_cache_memory,
                  "KV pool size, e.g. 4GiB, 512MiB, 2GB (default: half the RAM left after the weights, capped at "
                  "what --max-num-seqs full-length sequences can use)");
@@ -40,22 +36,10 @@ std::vector<std::string> normalize_llama_flags(int argc, char** argv) {
 
 Expected<engine::EngineConfig> engine_config(const EngineOptions& opt) {
   engine::EngineConfig c;
-  auto parse_type = [](const std::string& flag, const std::string& name) -> Expected<TensorType> {
-    if (name == "auto") return TensorType::F16;
-    auto t = kv::parse_kv_type(name);
-    if (!t) return Error{fmt::format("unknown {} '{}' (auto, f32, f16, q8_0, q4_0)", flag, name)};
-    return *t;
-  };
-  auto both = parse_type("--kv-cache-dtype", opt.kv_cache_dtype);
-  if (!both) return both.error();
-  c.kv_type = *both;
-  for (const auto& [flag, value] : {std::pair{"--cache-type-k", opt.cache_type_k}, std::pair{"--cache-type-v", opt.cache_type_v}}) {
-    if (value.empty()) continue;
-    auto t = parse_type(flag, value);
-    if (!t) return t.error();
-    if (*t != c.kv_type)
-      return Error{fmt::format("{} {}: K and V of different types are not supported yet", flag, value)};
-  }
+  auto types = resolve_kv_types(opt.kv_types);
+  if (!types) return types.error();
+  c.k_type = types->first;
+  c.v_type = types->second;
   if (!opt.kv_cache_memory.empty()) {
     auto bytes = engine::parse_memory_size(opt.kv_cache_memory);
     if (!bytes) return Error{"--kv-cache-memory: " + bytes.error().message};

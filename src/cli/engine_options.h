@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "cli/kv_options.h"
 #include "engine/config.h"
 
 namespace pagoda::cli {
 
 struct EngineOptions {
-  std::string kv_cache_dtype = "auto";
-  std::string cache_type_k, cache_type_v;  // llama.cpp: override K or V alone
+  KvTypeOptions kv_types;                  // --kv-cache-dtype, --cache-type-k/-v
   std::string kv_cache_memory;             // "4GiB"; empty: default share of free RAM
   int block_size = 16;
   int max_num_seqs = 64;

@@ -77,7 +77,7 @@ int64_t PoolPlan::full_length_sequences() const {
 }
 
 Expected<PoolPlan> plan_pool(const EngineConfig& c, uint64_t bytes_per_token, int n_ctx_train,
-                             uint64_t weights_bytes) {
+                             uint64_t weights_bytes, uint64_t bytes_per_block) {
   if (c.block_size < 1 || c.block_size > 4096)
     return Error{fmt::format("--block-size must be in [1, 4096], got {}", c.block_size)};
   if (c.max_num_seqs < 1) return Error{fmt::format("--max-num-seqs must be at least 1, got {}", c.max_num_seqs)};
@@ -93,7 +93,8 @@ Expected<PoolPlan> plan_pool(const EngineConfig& c, uint64_t bytes_per_token, in
   p.block_size = c.block_size;
   p.bytes_per_token = bytes_per_token;
   p.max_num_seqs = c.max_num_seqs;
-  const uint64_t block_bytes = bytes_per_token * static_cast<uint64_t>(c.block_size);
+  const uint64_t block_bytes =
+      bytes_per_block > 0 ? bytes_per_block : bytes_per_token * static_cast<uint64_t>(c.block_size);
   uint64_t budget;
   if (c.kv_cache_memory) {
     budget = *c.kv_cache_memory;

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "base/expected.h"
-#include "base/tensor_type.h"
+#include "base/kv_type.h"
 
 namespace pagoda::engine {
 
@@ -18,7 +18,8 @@ struct EngineConfig {
   int max_num_batched_tokens = 2048;        // tokens per step
   int max_model_len = 0;                    // 0: the model's training context (if the pool holds it)
   bool prefix_caching = true;
-  TensorType kv_type = TensorType::F16;
+  KvType k_type = KvType::f16;              // K cache element type
+  KvType v_type = KvType::f16;              // V cache element type
   int threads = 0;                          // 0: all cores
 };
 
@@ -52,7 +53,10 @@ struct PoolPlan {
 // use), max_model_len (explicit, or n_ctx_train limited to what the pool
 // holds). Errors: zero-sized pool, a --max-model-len that can never fit (the
 // message names the largest that would), bad sizes.
+// bytes_per_token: K+V of one position over all layers; bytes_per_block: what
+// one block really takes (rows padded for alignment), 0 for bytes_per_token x
+// block_size.
 Expected<PoolPlan> plan_pool(const EngineConfig& config, uint64_t bytes_per_token, int n_ctx_train,
-                             uint64_t weights_bytes);
+                             uint64_t weights_bytes, uint64_t bytes_per_block = 0);
 
 }  // namespace pagoda::engine

@@ -21,6 +21,9 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 constexpr int kMaxLogprobs = 20;
+std::string kv_description(KvType k, KvType v) {
+  return k == v ? std::string(kv_type_name(k)) : fmt::format("K {}, V {}", kv_type_name(k), kv_type_name(v));
+}
 }  // namespace
 
 // One of a request's n samples: scheduling state plus its own sampler, stop
@@ -67,10 +70,13 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model, co
   shape.head_dim = hp.head_dim;
   shape.n_seq = std::max(1, config.max_num_seqs);
   shape.n_ctx = 1;
-  shape.type = config.kv_type;
+  shape.k_type = config.k_type;
+  shape.v_type = config.v_type;
   if (auto ok = kv::validate_shape(shape); !ok) return ok.error();
-  const uint64_t bytes_per_token = 2ull * kv::row_bytes(shape) * static_cast<uint64_t>(hp.n_layer);
-  auto plan = plan_pool(config, bytes_per_token, hp.n_ctx_train, model.file().bytes().size());
+  const uint64_t bytes_per_token =
+      (kv::k_row_bytes(shape) + kv::v_row_bytes(shape)) * static_cast<uint64_t>(hp.n_layer);
+  auto plan = plan_pool(config, bytes_per_token, hp.n_ctx_train, model.file().bytes().size(),
+                        kv::PagedKvCache::bytes_per_block(shape, config.block_size));
   if (!plan) return plan.error();
   shape.n_ctx = plan->max_model_len;
   std::unique_ptr<EngineCore> core(new EngineCore(model, tok, config, pool));
@@ -78,7 +84,8 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model, co
   auto cache = kv::PagedKvCache::create(shape, plan->n_blocks, plan->block_size);
   if (!cache) return cache.error();
   core->cache_ = std::move(*cache);
-  core->kv_salt_ = (static_cast<uint64_t>(config.kv_type) << 8) | static_cast<uint64_t>(config.kv_type);
+  // Blocks of caches with other element types never match.
+  core->kv_salt_ = (static_cast<uint64_t>(config.k_type) << 8) | static_cast<uint64_t>(config.v_type);
   core->blocks_ = std::make_unique<kv::BlockManager>(plan->n_blocks, plan->block_size, config.prefix_caching,
                                                      core->kv_salt_);
   core->scheduler_ = std::make_unique<Scheduler>(
@@ -88,7 +95,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model, co
       "kv cache: {} blocks x {} tokens = {} tokens, {} ({} per token, {}); max model len {}: {} such sequences "
       "fit; prefix caching {}",
       plan->n_blocks, plan->block_size, int64_t{plan->n_blocks} * plan->block_size, format_bytes(plan->bytes),
-      format_bytes(plan->bytes_per_token), tensor_type_name(config.kv_type), plan->max_model_len,
+      format_bytes(plan->bytes_per_token), kv_description(config.k_type, config.v_type), plan->max_model_len,
       plan->full_length_sequences(), config.prefix_caching ? "on" : "off");
   return core;
 }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/half.h"
+#include "kernels/kv_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "quant/codec.h"
@@ -23,14 +24,10 @@ void AttentionScratch::reserve(int64_t n_kv, int64_t head_dim) {
     const size_t query_bytes = activation_row_bytes(TensorType::Q8_0, head_dim);
     if (query.size() < query_bytes) query.resize(query_bytes);
   }
+  if (keys.size() < hd) keys.resize(hd);
   if (values.size() < hd) values.resize(hd);
   if (accum.size() < hd) accum.resize(hd);
   if (lanes.size() < hd * 32) lanes.resize(hd * 32);
-}
-
-bool attention_supports(TensorType type) {
-  return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::Q8_0 ||
-         type == TensorType::Q4_0;
 }
 
 namespace {
@@ -117,18 +114,33 @@ void attend_f32(const float* q, int64_t head_dim, const HeadRows& keys, const He
   }
 }
 
-// Flash-attention path over a quantized cache: online softmax, V in f32.
-void attend_quantized(const float* q, int64_t head_dim, const HeadRows& keys,
-                      const HeadRows& values, int64_t n_kv, float scale, float* out,
-                      AttentionScratch& s) {
-  prepare_activation_row(keys.type, q, s.query.data(), head_dim);
-  float* acc = s.accum.data();   // [head_dim] running sum of weighted V rows
-  float* vrow = s.values.data(); // [head_dim]
+bool is_block_type(KvType t) { return kv_type_geometry(t).block_size > 1; }
+
+// Online-softmax path for every other (K, V) pair (see attention.h).
+void attend_online(const float* q, int64_t head_dim, const HeadRows& keys,
+                   const HeadRows& values, int64_t n_kv, float scale, float* out,
+                   AttentionScratch& s) {
+  const bool quantized_scores =
+      is_block_type(keys.type) && head_dim % 32 == 0 && keys.block_aligned();
+  const TensorType k_tensor_type = kv_tensor_type(keys.type).value_or(TensorType::F32);
+  if (quantized_scores) prepare_activation_row(k_tensor_type, q, s.query.data(), head_dim);
+  float* acc = s.accum.data();    // [head_dim] running sum of weighted V rows
+  float* krow = s.keys.data();    // [head_dim]
+  float* vrow = s.values.data();  // [head_dim]
   for (int64_t d = 0; d < head_dim; ++d) acc[d] = 0.0f;
   float running_max = -std::numeric_limits<float>::infinity();
   float running_sum = 0.0f;
   for (int64_t j = 0; j < n_kv; ++j) {
-    const float score = vec_dot(keys.type, head_dim, keys.at(j), s.query.data()) * scale;
+    float score;
+    if (quantized_scores) {
+      score = vec_dot(k_tensor_type, head_dim, keys.at(j), s.query.data()) * scale;
+    } else {
+      decode_kv_elements(keys.type, keys.row(j), keys.first, head_dim, krow);
+      double dot = 0.0;  // exact products, summed in element order
+      for (int64_t d = 0; d < head_dim; ++d)
+        dot += static_cast<double>(q[d]) * static_cast<double>(krow[d]);
+      score = static_cast<float>(dot) * scale;
+    }
     float rescale = 1.0f;  // factor for what was accumulated so far
     float weight = 1.0f;   // exp(score - running_max) for this key
     if (score > running_max) {
@@ -139,7 +151,7 @@ void attend_quantized(const float* q, int64_t head_dim, const HeadRows& keys,
     } else {
       weight = std::exp(score - running_max);
     }
-    quant::dequantize_row(values.type, values.at(j), vrow, head_dim);
+    decode_kv_elements(values.type, values.row(j), values.first, head_dim, vrow);
     for (int64_t d = 0; d < head_dim; ++d) acc[d] += vrow[d] * weight;
     running_sum = running_sum * rescale + weight;
   }
@@ -152,17 +164,12 @@ void attend_quantized(const float* q, int64_t head_dim, const HeadRows& keys,
 void attend_head(const float* q, int64_t head_dim, const HeadRows& keys, const HeadRows& values,
                  int64_t n_kv, float scale, float* out, AttentionScratch& scratch) {
   scratch.reserve(n_kv, head_dim);
-  switch (keys.type) {
-    case TensorType::F16:
-      attend_f16(q, head_dim, keys, values, n_kv, scale, out, scratch);
-      return;
-    case TensorType::F32:
-      attend_f32(q, head_dim, keys, values, n_kv, scale, out, scratch);
-      return;
-    default:
-      attend_quantized(q, head_dim, keys, values, n_kv, scale, out, scratch);
-      return;
-  }
+  if (keys.type == KvType::f16 && values.type == KvType::f16)
+    attend_f16(q, head_dim, keys, values, n_kv, scale, out, scratch);
+  else if (keys.type == KvType::f32 && values.type == KvType::f32)
+    attend_f32(q, head_dim, keys, values, n_kv, scale, out, scratch);
+  else
+    attend_online(q, head_dim, keys, values, n_kv, scale, out, scratch);
 }
 
 }  // namespace pagoda::kernels

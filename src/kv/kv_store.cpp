@@ -3,28 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
+#include <cstdint>
 #include <limits>
 #include <new>
-#include <string>
 
 namespace pagoda::kv {
-
-bool is_kv_type(TensorType t) {
-  return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::Q8_0 ||
-         t == TensorType::Q4_0;
-}
-
-std::optional<TensorType> parse_kv_type(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "f32") return TensorType::F32;
-  if (lower == "f16") return TensorType::F16;
-  if (lower == "q8_0") return TensorType::Q8_0;
-  if (lower == "q4_0") return TensorType::Q4_0;
-  return std::nullopt;
-}
 
 Expected<void> validate_shape(const KvShape& s) {
   if (s.n_layer <= 0 || s.n_kv_head <= 0 || s.head_dim <= 0 || s.n_seq <= 0 || s.n_ctx <= 0)
@@ -32,34 +15,47 @@ Expected<void> validate_shape(const KvShape& s) {
         "kv cache: sizes must be positive (n_layer {}, n_kv_head {}, head_dim {}, n_seq {}, "
         "n_ctx {})",
         s.n_layer, s.n_kv_head, s.head_dim, s.n_seq, s.n_ctx)};
-  if (!is_kv_type(s.type))
-    return Error{fmt::format("kv cache: type {} is not supported (use f32, f16, q8_0 or q4_0)",
-                             tensor_type_name(s.type))};
-  const uint32_t block = traits(s.type).block_size;
-  if (s.head_dim % static_cast<int>(block) != 0)
-    return Error{fmt::format(
-        "kv cache: type {} needs a head size that is a multiple of {}, this model's is {}",
-        tensor_type_name(s.type), block, s.head_dim)};
+  if (!is_valid(s.k_type) || !is_valid(s.v_type))
+    return Error{fmt::format("kv cache: unknown element type (K {}, V {}); use one of {}",
+                             static_cast<int>(s.k_type), static_cast<int>(s.v_type),
+                             kv_type_names())};
   return {};
 }
 
-size_t head_bytes(const KvShape& s) {
-  return static_cast<size_t>(s.head_dim) / traits(s.type).block_size * traits(s.type).block_bytes;
+size_t kv_row_bytes(KvType t, int64_t row_elements) {
+  const KvTypeGeometry g = kv_type_geometry(t);
+  const auto n = static_cast<size_t>(row_elements);
+  return (n + g.block_size - 1) / g.block_size * g.block_bytes;
 }
 
-size_t row_bytes(const KvShape& s) { return head_bytes(s) * static_cast<size_t>(s.n_kv_head); }
+size_t k_row_bytes(const KvShape& s) { return kv_row_bytes(s.k_type, s.row_elements()); }
+size_t v_row_bytes(const KvShape& s) { return kv_row_bytes(s.v_type, s.row_elements()); }
 
 namespace {
+
+constexpr size_t kRegionAlign = 64;
+size_t align(size_t n) { return (n + kRegionAlign - 1) / kRegionAlign * kRegionAlign; }
 
 class ContiguousCache final : public KvCache {
  public:
   explicit ContiguousCache(const KvShape& shape)
-      : shape_(shape), row_bytes_(kv::row_bytes(shape)), lengths_(shape.n_seq, 0) {
-    const size_t n_regions = static_cast<size_t>(shape.n_layer) * shape.n_seq * 2;
-    region_bytes_ = row_bytes_ * static_cast<size_t>(shape.n_ctx);
-    storage_.assign(n_regions * region_bytes_, 0);
-    bases_.resize(n_regions);
-    for (size_t i = 0; i < n_regions; ++i) bases_[i] = storage_.data() + i * region_bytes_;
+      : shape_(shape),
+        row_bytes_{k_row_bytes(shape), v_row_bytes(shape)},
+        lengths_(shape.n_seq, 0) {
+    const size_t n_pairs = static_cast<size_t>(shape.n_layer) * shape.n_seq;
+    // Regions start 64-byte aligned whatever the other type's row size (an fp8
+    // row of odd length must not misalign the f32/f16 region after it).
+    const size_t k_region = align(row_bytes_[0] * static_cast<size_t>(shape.n_ctx));
+    const size_t v_region = align(row_bytes_[1] * static_cast<size_t>(shape.n_ctx));
+    const size_t total = n_pairs * (k_region + v_region);
+    storage_.assign(total + kRegionAlign, 0);  // slack to align the first region
+    uint8_t* base = storage_.data();
+    base += (kRegionAlign - reinterpret_cast<uintptr_t>(base) % kRegionAlign) % kRegionAlign;
+    bases_.resize(n_pairs * 2);
+    for (size_t i = 0; i < n_pairs; ++i) {
+      bases_[2 * i] = base + i * (k_region + v_region);
+      bases_[2 * i + 1] = bases_[2 * i] + k_region;
+    }
   }
 
   const KvShape& shape() const override { return shape_; }
@@ -105,14 +101,15 @@ class ContiguousCache final : public KvCache {
   // Regions ordered [layer][seq][K|V].
   KvRows view(int layer, int seq, int which) {
     const size_t index = (static_cast<size_t>(layer) * shape_.n_seq + seq) * 2 + which;
-    return KvRows{&bases_[index], 1, shape_.n_ctx, row_bytes_};
+    return KvRows{&bases_[index], 1, shape_.n_ctx, row_bytes_[which]};
   }
 
   KvShape shape_;
-  size_t row_bytes_ = 0;
-  size_t region_bytes_ = 0;
+  size_t row_bytes_[2] = {0, 0};  // K, V
   std::vector<int> lengths_;        // [n_seq]
-  std::vector<uint8_t> storage_;    // [n_layer, n_seq, 2, n_ctx, row_bytes]
+  // [n_layer, n_seq] of ([n_ctx, k_row_bytes], [n_ctx, v_row_bytes]), each region
+  // padded to 64 bytes, after up to 64 bytes of alignment slack.
+  std::vector<uint8_t> storage_;
   std::vector<uint8_t*> bases_;     // [n_layer * n_seq * 2] region starts
 };
 
@@ -120,8 +117,8 @@ class ContiguousCache final : public KvCache {
 
 Expected<std::unique_ptr<KvCache>> make_contiguous_cache(const KvShape& shape) {
   if (auto e = validate_shape(shape); !e) return e.error();
-  const double total = static_cast<double>(row_bytes(shape)) * shape.n_ctx * shape.n_layer *
-                       shape.n_seq * 2;
+  const double total = static_cast<double>(k_row_bytes(shape) + v_row_bytes(shape)) *
+                       shape.n_ctx * shape.n_layer * shape.n_seq;
   if (total > static_cast<double>(std::numeric_limits<size_t>::max() / 2))
     return Error{fmt::format("kv cache: {:.0f} bytes requested, too large", total)};
   return capture([&]() -> std::unique_ptr<KvCache> {

@@ -3,48 +3,50 @@
 // contiguous per-sequence store here, the paged block pool later) hands out
 // the same view of a sequence's rows: a list of blocks, each holding
 // `block_rows` consecutive positions, one K (or V) row per position laid out
-// [n_kv_head, head_dim] in the cache's element type. kv/ only does the
+// [n_kv_head, head_dim] in the K (V) element type (see KvShape). kv/ only does the
 // bookkeeping; model/ converts activations into the rows and kernels/ read them.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <string_view>
 #include <vector>
 
 #include "base/expected.h"
-#include "base/tensor_type.h"
+#include "base/kv_type.h"
 
 namespace pagoda::kv {
 
-// Element types a KV cache can store: F32, F16 (default, as llama.cpp), Q8_0, Q4_0.
-bool is_kv_type(TensorType t);
-// Parses "f32", "f16", "q8_0", "q4_0" (case-insensitive); nullopt otherwise.
-std::optional<TensorType> parse_kv_type(std::string_view name);
-
-// Geometry of a cache. Quantized types need head_dim to be a multiple of 32 so
-// every head starts on a block boundary.
+// Geometry of a cache. K and V rows each hold all kv heads of one position,
+// n_kv_head * head_dim elements, as ONE row of their type's blocks,
+// zero-padded at the end to a multiple of the block size. Any head size works
+// with any type: when head_dim % 32 == 0 every head of a q8_0/q4_0 row starts
+// on a block boundary, otherwise a block spans several heads.
 struct KvShape {
   int n_layer = 0;
   int n_kv_head = 0;
   int head_dim = 0;
   int n_seq = 0;  // sequence slots 0 .. n_seq-1
   int n_ctx = 0;  // positions per sequence
-  TensorType type = TensorType::F16;
+  KvType k_type = KvType::f16;
+  KvType v_type = KvType::f16;
 
+  // Elements of one K or V row (all kv heads of one position).
   int64_t row_elements() const { return int64_t{n_kv_head} * head_dim; }
 };
 
-// Checks a shape (positive sizes, supported type, head_dim fits the type's
-// blocks); the error says which part is wrong.
+// Checks a shape (positive sizes, K and V types of the enumeration); the error
+// says which part is wrong. Every type is accepted with every head size.
 Expected<void> validate_shape(const KvShape& shape);
-// Bytes of one K or V row (all kv heads of one position) for a valid shape.
-size_t row_bytes(const KvShape& shape);
-// Bytes of one head's slice of a row for a valid shape.
-size_t head_bytes(const KvShape& shape);
+// Bytes of a row of `row_elements` values of type t: whole blocks, the last
+// one padded (ceil(row_elements / block_size) * block_bytes).
+size_t kv_row_bytes(KvType t, int64_t row_elements);
+// Bytes of one K (V) row of a valid shape: kv_row_bytes(k_type (v_type), row_elements()).
+size_t k_row_bytes(const KvShape& shape);
+size_t v_row_bytes(const KvShape& shape);
 
 // K or V rows of one (layer, sequence). Position p lives in
-// blocks[p / block_rows] at row (p % block_rows). Valid until the cache is
+// blocks[p / block_rows] at row (p % block_rows). Block pointers are at least
+// 4-byte aligned (kernels read f32/f16 rows in place; row sizes keep that
+// alignment from row to row). Valid until the cache is
 // destroyed or the sequence is truncated/cleared (paged caches may move blocks).
 struct KvRows {
   uint8_t* const* blocks = nullptr;  // [n_blocks] block base pointers
@@ -84,7 +86,8 @@ class KvCache {
 };
 
 // A cache with one contiguous [n_ctx, row] region per (layer, seq, K|V),
-// allocated up front (n_layer * n_seq * n_ctx * row_bytes * 2 bytes, zeroed).
+// allocated up front and zeroed: n_layer * n_seq * n_ctx * (k_row_bytes +
+// v_row_bytes) bytes, each region rounded up to 64 bytes and 64-byte aligned.
 // Errors for an invalid shape or an allocation that fails.
 Expected<std::unique_ptr<KvCache>> make_contiguous_cache(const KvShape& shape);
 

@@ -9,12 +9,22 @@
 
 namespace pagoda::kv {
 
+namespace {
+size_t block_stride(size_t row_bytes, int block_size) {
+  return (row_bytes * static_cast<size_t>(block_size) + 63) & ~size_t{63};
+}
+}  // namespace
+
 PagedKvCache::PagedKvCache(const KvShape& shape, int n_blocks, int block_size)
     : shape_(shape), n_blocks_(n_blocks), block_size_(block_size), slots_(static_cast<size_t>(shape.n_seq)) {
-  row_bytes_[0] = row_bytes(shape);
-  row_bytes_[1] = row_bytes(shape);
-  for (int w = 0; w < 2; ++w)
-    arena_bytes_[w] = row_bytes_[w] * static_cast<size_t>(block_size) * static_cast<size_t>(n_blocks);
+  row_bytes_[0] = k_row_bytes(shape);
+  row_bytes_[1] = v_row_bytes(shape);
+  // Blocks start on 64-byte boundaries whatever the row size (kernels need at
+  // least 4-byte alignment; 64 keeps blocks on their own cache lines).
+  for (int w = 0; w < 2; ++w) {
+    block_stride_[w] = block_stride(row_bytes_[w], block_size);
+    arena_bytes_[w] = block_stride_[w] * static_cast<size_t>(n_blocks);
+  }
 }
 
 PagedKvCache::~PagedKvCache() {
@@ -40,8 +50,13 @@ Expected<std::unique_ptr<PagedKvCache>> PagedKvCache::create(const KvShape& shap
   return c;
 }
 
+size_t PagedKvCache::bytes_per_block(const KvShape& shape, int block_size) {
+  return (block_stride(k_row_bytes(shape), block_size) + block_stride(v_row_bytes(shape), block_size)) *
+         static_cast<size_t>(shape.n_layer);
+}
+
 size_t PagedKvCache::block_bytes() const {
-  return (row_bytes_[0] + row_bytes_[1]) * static_cast<size_t>(block_size_) * static_cast<size_t>(shape_.n_layer);
+  return (block_stride_[0] + block_stride_[1]) * static_cast<size_t>(shape_.n_layer);
 }
 
 size_t PagedKvCache::token_bytes() const {
@@ -51,7 +66,7 @@ size_t PagedKvCache::token_bytes() const {
 uint8_t* PagedKvCache::block_base(int layer, int which, BlockId id) const {
   const size_t layer_bytes = arena_bytes_[0] + arena_bytes_[1];
   return base_ + static_cast<size_t>(layer) * layer_bytes + (which ? arena_bytes_[0] : 0) +
-         static_cast<size_t>(id) * static_cast<size_t>(block_size_) * row_bytes_[which];
+         static_cast<size_t>(id) * block_stride_[which];
 }
 
 void PagedKvCache::bind(int slot, std::span<const BlockId> blocks, int length) {

@@ -26,6 +26,9 @@ class PagedKvCache final : public KvCache {
   static Expected<std::unique_ptr<PagedKvCache>> create(const KvShape& shape, int n_blocks,
                                                         int block_size);
   ~PagedKvCache() override;
+  // K+V bytes one block of block_size positions takes over all layers, rows
+  // rounded up to 64 bytes per (layer, K|V) block: what sizing must use.
+  static size_t bytes_per_block(const KvShape& shape, int block_size);
 
   int n_blocks() const { return n_blocks_; }
   int block_size() const { return block_size_; }
@@ -67,6 +70,7 @@ class PagedKvCache final : public KvCache {
   KvShape shape_;
   int n_blocks_, block_size_;
   size_t row_bytes_[2];    // K, V bytes per position (one layer)
+  size_t block_stride_[2]; // K, V bytes of one block (rows rounded up to 64 bytes)
   size_t arena_bytes_[2];  // K, V bytes of one layer's arena
   size_t bytes_ = 0;
   uint8_t* base_ = nullptr;  // [n_layer][K arena, V arena]

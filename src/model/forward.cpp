@@ -2,10 +2,8 @@
 // layer over the whole batch, mirroring llama.cpp's graph and ggml's rounding.
 #include <fmt/format.h>
 
-#include <cstring>
-
-#include "base/half.h"
 #include "kernels/attention.h"
+#include "kernels/kv_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/forward.h"
@@ -37,8 +35,9 @@ Expected<void> validate_batch(const Batch& b, const HParams& hp, const kv::KvCac
         "kv cache shape (layers {}, kv heads {}, head size {}) does not match the model "
         "(layers {}, kv heads {}, head size {})",
         s.n_layer, s.n_kv_head, s.head_dim, hp.n_layer, hp.n_kv_head, hp.head_dim)};
-  if (!kernels::attention_supports(s.type))
-    return Error{fmt::format("kv cache type {} is not supported", tensor_type_name(s.type))};
+  if (!is_valid(s.k_type) || !is_valid(s.v_type))
+    return Error{fmt::format("kv cache: unknown element type (K {}, V {})",
+                             static_cast<int>(s.k_type), static_cast<int>(s.v_type))};
   next_pos.assign(static_cast<size_t>(s.n_seq), -1);
   for (size_t i = 0; i < n; ++i) {
     const int32_t token = b.tokens[i], seq = b.seq[i], pos = b.pos[i];
@@ -63,22 +62,6 @@ Expected<void> validate_batch(const Batch& b, const HParams& hp, const kv::KvCac
   return {};
 }
 
-void convert_kv_row(TensorType type, const float* src, uint8_t* dst, int64_t n) {
-  switch (type) {
-    case TensorType::F32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-      return;
-    case TensorType::F16: {
-      auto* h = reinterpret_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(src[i]);
-      return;
-    }
-    default:
-      quant::quantize_row(type, src, dst, n);
-      return;
-  }
-}
-
 void add_bias(float* row, const std::vector<float>& bias) {
   for (size_t i = 0; i < bias.size(); ++i) row[i] += bias[i];
 }
@@ -92,8 +75,10 @@ void add_scaled(float* x, const float* y, int64_t n, float scale) {
   }
 }
 
-kernels::HeadRows head_rows(const kv::KvRows& rows, TensorType type, size_t head_offset) {
-  return kernels::HeadRows{type, rows.blocks, rows.block_rows, rows.row_bytes, head_offset};
+// The slice of kv head `kv_head` in `rows` of element type `type`.
+kernels::HeadRows head_rows(const kv::KvRows& rows, KvType type, int64_t kv_head,
+                            int64_t head_dim) {
+  return kernels::HeadRows{type, rows.blocks, rows.block_rows, rows.row_bytes, kv_head * head_dim};
 }
 
 }  // namespace
@@ -144,7 +129,6 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
     const int64_t n_embd = hp.n_embd, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), n_ff = hp.n_ff;
     const int64_t head_dim = hp.head_dim;
     const int group = hp.n_head / hp.n_kv_head;
-    const size_t kv_head_bytes = kv::head_bytes(ks);
     const float kq_scale = hp.kq_scale();
     kernels::RopeConfig rope{hp.n_rot, hp.rope_base, hp.rope_freq_scale,
                              hp.rope_style == RopeStyle::neox,
@@ -210,10 +194,10 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
         for (int64_t t = begin; t < end; ++t) {
           const auto seq = static_cast<size_t>(batch.seq[static_cast<size_t>(t)]);
           const int pos = batch.pos[static_cast<size_t>(t)];
-          convert_kv_row(ks.type, &sc.k[static_cast<size_t>(t * kv_dim)],
-                         sc.k_views[seq].row(pos), kv_dim);
-          convert_kv_row(ks.type, &sc.v[static_cast<size_t>(t * kv_dim)],
-                         sc.v_views[seq].row(pos), kv_dim);
+          kernels::encode_kv_row(ks.k_type, &sc.k[static_cast<size_t>(t * kv_dim)],
+                                 sc.k_views[seq].row(pos), kv_dim);
+          kernels::encode_kv_row(ks.v_type, &sc.v[static_cast<size_t>(t * kv_dim)],
+                                 sc.v_views[seq].row(pos), kv_dim);
         }
       });
       // One task per (token, head); keys 0 .. pos of the token's sequence.
@@ -221,10 +205,10 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
         const int64_t t = task / hp.n_head;
         const int h = static_cast<int>(task % hp.n_head);
         const auto seq = static_cast<size_t>(batch.seq[static_cast<size_t>(t)]);
-        const size_t offset = static_cast<size_t>(h / group) * kv_head_bytes;
+        const int64_t kv_head = h / group;
         kernels::attend_head(&sc.q[static_cast<size_t>(t * q_dim + h * head_dim)], head_dim,
-                             head_rows(sc.k_views[seq], ks.type, offset),
-                             head_rows(sc.v_views[seq], ks.type, offset),
+                             head_rows(sc.k_views[seq], ks.k_type, kv_head, head_dim),
+                             head_rows(sc.v_views[seq], ks.v_type, kv_head, head_dim),
                              batch.pos[static_cast<size_t>(t)] + 1, kq_scale,
                              &sc.attn[static_cast<size_t>(t * q_dim + h * head_dim)],
                              sc.attention[static_cast<size_t>(thread)]);

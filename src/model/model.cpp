@@ -33,7 +33,8 @@ Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> fi
 }
 
 Expected<std::unique_ptr<kv::KvCache>> Model::make_kv_cache(int n_seq, int n_ctx,
-                                                            TensorType type) const {
+                                                            KvType k_type,
+                                                            KvType v_type) const {
   if (n_ctx <= 0) n_ctx = hparams_.n_ctx_train;
   if (n_ctx > hparams_.n_ctx_train)
     return Error{fmt::format("context of {} tokens exceeds the model's training context of {}",
@@ -44,7 +45,8 @@ Expected<std::unique_ptr<kv::KvCache>> Model::make_kv_cache(int n_seq, int n_ctx
   shape.head_dim = hparams_.head_dim;
   shape.n_seq = n_seq;
   shape.n_ctx = n_ctx;
-  shape.type = type;
+  shape.k_type = k_type;
+  shape.v_type = v_type;
   return kv::make_contiguous_cache(shape);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "base/kv_type.h"
 #include "base/tensor_type.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf.h"
@@ -64,11 +65,13 @@ class Model {
   int n_vocab() const { return hparams_.n_vocab; }
 
   // A contiguous KV cache for this model's layers and heads: n_seq sequences of
-  // n_ctx positions (n_ctx <= 0: the training context). `type`: F32, F16,
-  // Q8_0 or Q4_0 (quantized ones need head_dim % 32 == 0). Errors name the
-  // problem (n_ctx above the training context, bad type, out of memory).
+  // n_ctx positions (n_ctx <= 0: the training context), keys stored as k,
+  // values as v (any KvType, any head size; f16/f16 is llama.cpp's default).
+  // Errors name the problem (n_ctx above the training context, bad type, out
+  // of memory).
   Expected<std::unique_ptr<kv::KvCache>> make_kv_cache(int n_seq, int n_ctx,
-                                                       TensorType type = TensorType::F16) const;
+                                                       KvType k = KvType::f16,
+                                                       KvType v = KvType::f16) const;
 
   // Evaluates `batch`, writing each row's K/V into `cache` and extending its
   // sequence. logits_out becomes [n_want, n_vocab]: one row per batch row with

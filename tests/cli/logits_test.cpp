@@ -131,19 +131,63 @@ TEST_F(LogitsCli, BadArgumentsAreErrors) {
   EXPECT_NE(r.err.find("'x' is not a token id"), std::string::npos) << r.err;
   r = run("-m '" + path + "' --ids 1,2 --kv-cache-dtype q5_1");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("unknown --kv-cache-dtype"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown --kv-cache-dtype 'q5_1'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("auto, f32, f16, bf16, fp8, fp8_e4m3, fp8_e5m2, q8_0, q4_0"),
+            std::string::npos)
+      << r.err;
   r = run("-m '" + path + "' --ids 1,2,3,4,5,6,7,8,9");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("exceed the model's context of 8"), std::string::npos) << r.err;
   r = run("-m '" + path + "' --ids 1,40");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
-  r = run("-m '" + path + "' --ids 1,2 --kv-cache-dtype q8_0");  // head size 4
+  r = run("-m '" + path + "' --ids 1,2 --cache-type-v fp16");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("multiple of 32"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown --cache-type-v 'fp16'"), std::string::npos) << r.err;
+  r = run("-m '" + path + "' --ids 1,2 --cache-type-k q4_1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("unknown --cache-type-k 'q4_1'"), std::string::npos) << r.err;
   r = run("-m '" + (dir_ / "missing.gguf").string() + "' --ids 1");
   EXPECT_NE(r.status, 0);
   EXPECT_FALSE(r.err.empty());
+}
+
+// --kv-cache-dtype sets K and V, --cache-type-k/-v override one side; every
+// type works on this model's head size of 4 and matches the model API.
+TEST_F(LogitsCli, KvCacheTypeOptionsSelectKAndV) {
+  const std::string path = write_random_model();
+  auto model = model::Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  struct Case {
+    std::string args;
+    KvType k, v;
+  };
+  const std::vector<Case> cases = {
+      {"", KvType::f16, KvType::f16},
+      {"--kv-cache-dtype auto", KvType::f16, KvType::f16},
+      {"--kv-cache-dtype q8_0", KvType::q8_0, KvType::q8_0},
+      {"--kv-cache-dtype FP8", KvType::fp8_e4m3, KvType::fp8_e4m3},
+      {"--kv-cache-dtype bf16 --cache-type-v q4_0", KvType::bf16, KvType::q4_0},
+      {"--cache-type-k q4_0 --cache-type-v fp8_e5m2", KvType::q4_0, KvType::fp8_e5m2},
+      {"--cache-type-k f32", KvType::f32, KvType::f16},
+  };
+  for (const Case& c : cases) {
+    RunResult r = run("-m '" + path + "' --ids 1,5,39,0,7 --top 3 " + c.args);
+    ASSERT_EQ(r.status, 0) << c.args << ": " << r.err;
+    auto lines = parse_lines(r.out);
+    ASSERT_EQ(lines.size(), 5u) << c.args;
+    auto cache = (*model)->make_kv_cache(1, 8, c.k, c.v);
+    ASSERT_TRUE(cache.ok());
+    model::Batch batch;
+    for (int i = 0; i < 5; ++i) batch.add(std::vector<int32_t>{1, 5, 39, 0, 7}[static_cast<size_t>(i)], i, 0, true);
+    ThreadPool pool(1);
+    std::vector<float> logits;
+    ASSERT_TRUE((*model)->forward(batch, **cache, pool, logits).ok());
+    for (size_t i = 0; i < 5; ++i) {
+      const float* row = &logits[i * 40];
+      EXPECT_EQ(lines[i]["top"][0][1].get<float>(), *std::max_element(row, row + 40)) << c.args;
+    }
+  }
 }
 
 TEST_F(LogitsCli, Stories260KMatchesLlamaCppFirstStep) {

@@ -34,10 +34,10 @@ const std::string& demo_model_path() {
 
 struct Case {
   std::string name;   // fixture-relative path, or "demo"
-  TensorType kv;
+  KvType kv;
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name << " kv " << tensor_type_name(c.kv); }
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name << " kv " << kv_type_name(c.kv); }
 
 std::string model_path(const Case& c) {
   return c.name == "demo" ? demo_model_path() : fixture(c.name);
@@ -59,7 +59,8 @@ class Invariance : public ::testing::TestWithParam<Case> {
   engine::EngineConfig config(int max_num_seqs, uint64_t kv_bytes, int budget = 2048, bool prefix = true,
                               int max_model_len = 1024) const {
     engine::EngineConfig c;
-    c.kv_type = GetParam().kv;
+    c.k_type = GetParam().kv;
+    c.v_type = GetParam().kv;
     c.max_num_seqs = max_num_seqs;
     c.kv_cache_memory = kv_bytes;
     c.max_num_batched_tokens = budget;
@@ -75,8 +76,8 @@ class Invariance : public ::testing::TestWithParam<Case> {
     s.head_dim = m_.model->hparams().head_dim;
     s.n_seq = 1;
     s.n_ctx = 1;
-    s.type = GetParam().kv;
-    return static_cast<uint64_t>(n_tokens) * 2 * kv::row_bytes(s) * static_cast<uint64_t>(s.n_layer);
+    s.k_type = s.v_type = GetParam().kv;
+    return static_cast<uint64_t>((n_tokens + 15) / 16) * kv::PagedKvCache::bytes_per_block(s, 16);
   }
 
   // Each request alone, on a fresh engine without prefix caching.
@@ -196,16 +197,20 @@ TEST_P(Invariance, SamplesOfOnePromptShareBlocksAndMatchSingleRuns) {
 }
 
 std::vector<Case> cases() {
-  return {{"demo", TensorType::F16},
-          {"demo", TensorType::Q8_0},
-          {"models/stories260K.gguf", TensorType::F16},
-          {"models/llama-spm-q8_0.gguf", TensorType::Q8_0},
-          {"models/qwen2-gpt2-f16.gguf", TensorType::F16}};
+  return {{"demo", KvType::f16},
+          {"demo", KvType::q8_0},
+          {"demo", KvType::fp8_e4m3},
+          {"models/stories260K.gguf", KvType::f16},
+          {"models/stories260K.gguf", KvType::q8_0},  // head size 8: blocks span heads
+          {"models/stories260K.gguf", KvType::q4_0},
+          {"models/stories260K.gguf", KvType::bf16},
+          {"models/llama-spm-q8_0.gguf", KvType::q8_0},
+          {"models/qwen2-gpt2-f16.gguf", KvType::f16}};
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Invariance, ::testing::ValuesIn(cases()), [](const auto& info) {
   std::string n = std::filesystem::path(info.param.name).stem().string() + "_" +
-                  std::string(tensor_type_name(info.param.kv));
+                  std::string(kv_type_name(info.param.kv));
   for (char& c : n)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return n;

@@ -34,11 +34,20 @@ Sequences::value_type::size_type total(const Sequences& s) {
   return n;
 }
 
-std::vector<std::vector<float>> evaluate(model::Model& m, const Sequences& seqs, TensorType kv,
+// K and V element types of the cache.
+struct KvPair {
+  KvType k, v;
+};
+
+std::string describe(KvPair kv) {
+  return "K " + std::string(kv_type_name(kv.k)) + ", V " + std::string(kv_type_name(kv.v));
+}
+
+std::vector<std::vector<float>> evaluate(model::Model& m, const Sequences& seqs, KvPair kv,
                                          const std::function<int(size_t seq, int step)>& chunk,
                                          bool interleave, int threads) {
   const int32_t n_vocab = m.n_vocab();
-  auto cache = m.make_kv_cache(static_cast<int>(seqs.size()), 32, kv);
+  auto cache = m.make_kv_cache(static_cast<int>(seqs.size()), 32, kv.k, kv.v);
   EXPECT_TRUE(cache.ok()) << cache.error().message;
   std::vector<std::vector<float>> out(seqs.size());
   std::vector<size_t> done(seqs.size(), 0);
@@ -86,7 +95,7 @@ std::vector<std::vector<float>> evaluate(model::Model& m, const Sequences& seqs,
   return out;
 }
 
-void expect_batch_invariant(model::Model& m, TensorType kv) {
+void expect_batch_invariant(model::Model& m, KvPair kv) {
   const Sequences seqs = make_sequences(m.n_vocab());
   // Baseline: each sequence alone, in one forward.
   std::vector<std::vector<float>> alone;
@@ -112,7 +121,8 @@ void expect_batch_invariant(model::Model& m, TensorType kv) {
     for (size_t s = 0; s < seqs.size(); ++s) {
       ASSERT_EQ(got[s].size(), alone[s].size()) << v.name << ", sequence " << s;
       EXPECT_EQ(0, std::memcmp(got[s].data(), alone[s].data(), got[s].size() * sizeof(float)))
-          << v.name << ": sequence " << s << " differs from evaluating it alone";
+          << v.name << ": sequence " << s << " differs from evaluating it alone ("
+          << describe(kv) << ")";
     }
   }
 }
@@ -121,7 +131,7 @@ TEST(BatchInvariance, TinyModelF16Cache) {
   TinyModel tm = make_tiny_model(TinySpec{});
   auto m = load_tiny_model(tm);
   ASSERT_TRUE(m.ok()) << m.error().message;
-  expect_batch_invariant(**m, TensorType::F16);
+  expect_batch_invariant(**m, {KvType::f16, KvType::f16});
 }
 
 TEST(BatchInvariance, TinyQwen3F32Cache) {
@@ -132,7 +142,7 @@ TEST(BatchInvariance, TinyQwen3F32Cache) {
   TinyModel tm = make_tiny_model(spec);
   auto m = load_tiny_model(tm);
   ASSERT_TRUE(m.ok()) << m.error().message;
-  expect_batch_invariant(**m, TensorType::F32);
+  expect_batch_invariant(**m, {KvType::f32, KvType::f32});
 }
 
 TEST(BatchInvariance, TinyModelQ8Cache) {
@@ -142,21 +152,66 @@ TEST(BatchInvariance, TinyModelQ8Cache) {
   TinyModel tm = make_tiny_model(spec);
   auto m = load_tiny_model(tm);
   ASSERT_TRUE(m.ok()) << m.error().message;
-  expect_batch_invariant(**m, TensorType::Q8_0);
+  expect_batch_invariant(**m, {KvType::q8_0, KvType::q8_0});
 }
 
+// Every type for K and V alike, plus mixed pairs (both orders of a block type
+// with a one-element type, two block types).
+std::vector<KvPair> kv_pairs() {
+  std::vector<KvPair> pairs;
+  for (KvType t : kAllKvTypes) pairs.push_back({t, t});
+  pairs.push_back({KvType::q8_0, KvType::q4_0});
+  pairs.push_back({KvType::q4_0, KvType::q8_0});
+  pairs.push_back({KvType::f16, KvType::q8_0});
+  pairs.push_back({KvType::q8_0, KvType::f16});
+  pairs.push_back({KvType::bf16, KvType::fp8_e5m2});
+  pairs.push_back({KvType::f32, KvType::f16});
+  return pairs;
+}
+
+// Head size 8: a q8_0/q4_0 block spans every head of a row.
+TEST(BatchInvariance, TinyModelHeadSize8EveryKvType) {
+  TinyModel tm = make_tiny_model(TinySpec{});
+  ASSERT_EQ(tm.spec.resolved_head_dim(), 8);
+  auto m = load_tiny_model(tm);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  for (KvPair kv : kv_pairs()) {
+    SCOPED_TRACE(describe(kv));
+    expect_batch_invariant(**m, kv);
+  }
+}
+
+// Head size 32 with mixed pairs: the block-aligned quantized-K path with other V types.
+TEST(BatchInvariance, TinyModelHeadSize32MixedKvTypes) {
+  TinySpec spec;
+  spec.n_embd = 64;
+  spec.n_head = 2;  // head_dim 32
+  spec.n_kv_head = 1;
+  TinyModel tm = make_tiny_model(spec);
+  auto m = load_tiny_model(tm);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  for (KvPair kv : kv_pairs()) {
+    SCOPED_TRACE(describe(kv));
+    expect_batch_invariant(**m, kv);
+  }
+}
+
+// stories260K: head size 8, 4 kv heads (one q8_0/q4_0 block per row).
 TEST(BatchInvariance, Stories260K) {
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   auto m = model::Model::load(fixture("models/stories260K.gguf"));
   ASSERT_TRUE(m.ok()) << m.error().message;
-  expect_batch_invariant(**m, TensorType::F16);
+  for (KvPair kv : kv_pairs()) {
+    SCOPED_TRACE(describe(kv));
+    expect_batch_invariant(**m, kv);
+  }
 }
 
 TEST(BatchInvariance, LlamaSpmQ4KM) {
   PAGODA_REQUIRE_FIXTURE("models/llama-spm-q4_k_m.gguf");
   auto m = model::Model::load(fixture("models/llama-spm-q4_k_m.gguf"));
   ASSERT_TRUE(m.ok()) << m.error().message;
-  expect_batch_invariant(**m, TensorType::F16);
+  expect_batch_invariant(**m, {KvType::f16, KvType::f16});
 }
 
 }  // namespace

@@ -173,30 +173,5 @@ TEST_F(ForwardErrors, TruncateAndReevaluateGivesSameLogits) {
   EXPECT_EQ(cache_->length(1), 0);
 }
 
-TEST(KvStore, ParsesTypesAndValidatesShapes) {
-  EXPECT_EQ(kv::parse_kv_type("F16"), TensorType::F16);
-  EXPECT_EQ(kv::parse_kv_type("q4_0"), TensorType::Q4_0);
-  EXPECT_FALSE(kv::parse_kv_type("q4_k").has_value());
-  kv::KvShape s{2, 2, 64, 3, 10, TensorType::Q8_0};
-  EXPECT_TRUE(kv::validate_shape(s).ok());
-  EXPECT_EQ(kv::row_bytes(s), 2u * 2 * 34);  // two heads of two Q8_0 blocks
-  s.type = TensorType::Q4_K;
-  EXPECT_FALSE(kv::validate_shape(s).ok());
-  s.type = TensorType::F16;
-  s.n_ctx = 0;
-  EXPECT_FALSE(kv::validate_shape(s).ok());
-  s.n_ctx = 10;
-  auto cache = kv::make_contiguous_cache(s);
-  ASSERT_TRUE(cache.ok());
-  EXPECT_EQ((*cache)->memory_bytes(), 2u * 3 * 2 * 10 * 2 * 64 * 2);
-  EXPECT_FALSE((*cache)->reserve(3, 1).ok());
-  EXPECT_FALSE((*cache)->reserve(0, 11).ok());
-  EXPECT_TRUE((*cache)->set_length(2, 10).ok());
-  EXPECT_EQ((*cache)->length(2), 10);
-  // Distinct (layer, seq, K|V) regions never overlap.
-  EXPECT_NE((*cache)->keys(0, 0).row(0), (*cache)->values(0, 0).row(0));
-  EXPECT_EQ((*cache)->keys(1, 2).row(9) + kv::row_bytes(s), (*cache)->values(1, 2).row(0));
-}
-
 }  // namespace
 }  // namespace pagoda::test

@@ -106,14 +106,14 @@ TEST_P(Traces, MatchLlamaCpp) {
   PAGODA_REQUIRE_FIXTURE("models/" + model_name + ".gguf");
   auto model = model::Model::load(fixture("models/" + model_name + ".gguf"));
   ASSERT_TRUE(model.ok()) << model.error().message;
-  auto kv_type = kv::parse_kv_type(kv_name);
+  auto kv_type = parse_kv_type(kv_name);
   ASSERT_TRUE(kv_type.has_value()) << kv_name;
   // The tolerances, by the loosest weight type in the file. A quantized
   // KV cache counts as one more quantized type (Q8_0 -> q8_0 class, Q4_0 -> one
   // class looser than 4-bit weights: its 16 levels feed the softmax).
   int rank = weight_rank((*model)->file());
-  if (*kv_type == TensorType::Q8_0) rank = std::max(rank, 1);
-  if (*kv_type == TensorType::Q4_0) rank = std::max(rank, 3);
+  if (*kv_type == KvType::q8_0) rank = std::max(rank, 1);
+  if (*kv_type == KvType::q4_0) rank = std::max(rank, 3);
   const Tolerance tol = kByRank[rank];
   const int32_t n_vocab = (*model)->n_vocab();
   ThreadPool pool(2);
@@ -129,7 +129,7 @@ TEST_P(Traces, MatchLlamaCpp) {
     // Teacher-forced: prompt + the first n_steps - 1 chosen ids in one batch.
     std::vector<int32_t> ids = tr.prompt;
     for (int s = 0; s + 1 < n_steps; ++s) ids.push_back(tr.steps[static_cast<size_t>(s)].id);
-    auto cache = (*model)->make_kv_cache(1, static_cast<int>(ids.size()) + 1, *kv_type);
+    auto cache = (*model)->make_kv_cache(1, static_cast<int>(ids.size()) + 1, *kv_type, *kv_type);
     ASSERT_TRUE(cache.ok()) << cache.error().message;
     model::Batch batch;
     for (size_t i = 0; i < ids.size(); ++i)
@@ -145,7 +145,7 @@ TEST_P(Traces, MatchLlamaCpp) {
                                    "trace " + std::to_string(ti) + " forced step " + std::to_string(s)));
 
     // Greedy: the prompt in one batch, then one token per forward.
-    auto gcache = (*model)->make_kv_cache(1, n_prompt + n_steps, *kv_type);
+    auto gcache = (*model)->make_kv_cache(1, n_prompt + n_steps, *kv_type, *kv_type);
     ASSERT_TRUE(gcache.ok()) << gcache.error().message;
     batch.clear();
     for (int i = 0; i < n_prompt; ++i) batch.add(tr.prompt[static_cast<size_t>(i)], i, 0, i == n_prompt - 1);

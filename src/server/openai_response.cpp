@@ -1,0 +1,219 @@
+#include "server/openai_response.h"
+
+namespace pagoda::server {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json bytes_of(const std::string& s) {
+  Json b = Json::array();
+  for (unsigned char c : s) b.push_back(int{c});
+  return b;
+}
+
+}  // namespace
+
+std::string finish_reason(engine::Finish f) {
+  switch (f) {
+    case engine::Finish::stop: return "stop";
+    case engine::Finish::length: return "length";
+    case engine::Finish::abort: return "abort";
+    case engine::Finish::error: return "error";
+    case engine::Finish::none: break;
+  }
+  return "";
+}
+
+ResponseBuilder::ResponseBuilder(ResponseMeta meta, PieceFn piece)
+    : meta_(std::move(meta)),
+      piece_(std::move(piece)),
+      choices_(static_cast<size_t>(meta_.n * meta_.n_prompts)),
+      prompts_(static_cast<size_t>(meta_.n_prompts)) {
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    Choice& c = choices_[i];
+    if (meta_.kind == ApiKind::completion && i / meta_.n < meta_.echo.size()) {
+      c.text = meta_.echo[i / meta_.n];
+      c.text_offset = static_cast<int64_t>(c.text.size());
+    }
+    if (meta_.logprobs < 0) continue;
+    if (meta_.kind == ApiKind::chat)
+      c.logprobs = {{"content", Json::array()}};
+    else
+      c.logprobs = {{"tokens", Json::array()}, {"token_logprobs", Json::array()},
+                    {"top_logprobs", Json::array()}, {"text_offset", Json::array()}};
+  }
+}
+
+Json ResponseBuilder::chunk(Json choices) const {
+  Json j;
+  j["id"] = meta_.id;
+  j["object"] = meta_.kind == ApiKind::chat ? "chat.completion.chunk" : "text_completion";
+  j["created"] = meta_.created;
+  j["model"] = meta_.model;
+  j["system_fingerprint"] = meta_.fingerprint;
+  j["choices"] = std::move(choices);
+  if (meta_.include_usage) j["usage"] = nullptr;
+  return j;
+}
+
+Json ResponseBuilder::top_entry(int32_t id, float logprob) const {
+  const std::string piece = piece_(id);
+  return {{"token", piece}, {"logprob", logprob}, {"bytes", bytes_of(piece)}};
+}
+
+// Appends the delta's token logprobs to the choice (non-streamed) and returns
+// this delta's part alone (streamed), in the API's shape.
+Json ResponseBuilder::logprobs_of(Choice& c, const engine::SequenceDelta& d) {
+  if (meta_.logprobs < 0) return nullptr;
+  const size_t n = std::min(d.tokens.size(), d.info.size());
+  if (meta_.kind == ApiKind::chat) {
+    Json part = {{"content", Json::array()}};
+    for (size_t i = 0; i < n; ++i) {
+      Json item = top_entry(d.tokens[i], d.info[i].chosen.value);
+      Json top = Json::array();
+      for (const auto& t : d.info[i].top) top.push_back(top_entry(t.id, t.value));
+      item["top_logprobs"] = std::move(top);
+      part["content"].push_back(item);
+      c.logprobs["content"].push_back(std::move(item));
+    }
+    return part;
+  }
+  Json part = {{"tokens", Json::array()}, {"token_logprobs", Json::array()},
+               {"top_logprobs", Json::array()}, {"text_offset", Json::array()}};
+  for (size_t i = 0; i < n; ++i) {
+    const std::string piece = piece_(d.tokens[i]);
+    Json top = Json::object();
+    for (const auto& t : d.info[i].top) top[piece_(t.id)] = t.value;
+    for (Json* target : {&part, &c.logprobs}) {
+      (*target)["tokens"].push_back(piece);
+      (*target)["token_logprobs"].push_back(d.info[i].chosen.value);
+      (*target)["top_logprobs"].push_back(top);
+      (*target)["text_offset"].push_back(c.text_offset);
+    }
+    c.text_offset += static_cast<int64_t>(piece.size());
+  }
+  return part;
+}
+
+std::vector<Json> ResponseBuilder::start_chunks() {
+  std::vector<Json> out;
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    Json choice;
+    choice["index"] = i;
+    if (meta_.kind == ApiKind::chat) {
+      choice["delta"] = {{"role", "assistant"}, {"content", ""}};
+    } else {
+      if (meta_.echo.empty()) continue;
+      choice["text"] = choices_[i].text;
+    }
+    choice["logprobs"] = nullptr;
+    choice["finish_reason"] = nullptr;
+    out.push_back(chunk(Json::array({choice})));
+  }
+  return out;
+}
+
+std::vector<Json> ResponseBuilder::add(int prompt, const engine::RequestOutput& out) {
+  std::vector<Json> chunks;
+  if (prompt < 0 || prompt >= meta_.n_prompts) return chunks;
+  PromptState& ps = prompts_[static_cast<size_t>(prompt)];
+  ps.n_prompt = out.n_prompt_tokens;
+  ps.n_cached = out.n_cached_tokens;
+  ps.n_generated = out.n_generated_tokens;
+  if (out.time_to_first_token_ms >= 0 && ps.ttft_ms < 0) ps.ttft_ms = out.time_to_first_token_ms;
+  if (out.finished) ps.finished = true;
+  if (!out.error.empty() && error_.empty()) error_ = out.error;
+  for (const engine::SequenceDelta& d : out.deltas) {
+    if (d.index < 0 || d.index >= meta_.n) continue;
+    const size_t index = static_cast<size_t>(prompt * meta_.n + d.index);
+    Choice& c = choices_[index];
+    c.text += d.text;
+    Json lp = logprobs_of(c, d);
+    const bool has_logprobs = meta_.logprobs >= 0 && !d.tokens.empty();
+    if (!d.text.empty() || has_logprobs) {
+      Json choice;
+      choice["index"] = index;
+      if (meta_.kind == ApiKind::chat) choice["delta"] = {{"content", d.text}};
+      else choice["text"] = d.text;
+      choice["logprobs"] = std::move(lp);
+      choice["finish_reason"] = nullptr;
+      chunks.push_back(chunk(Json::array({choice})));
+    }
+    if (d.finish != engine::Finish::none && c.finish.empty()) {
+      c.finish = finish_reason(d.finish);
+      Json choice;
+      choice["index"] = index;
+      if (meta_.kind == ApiKind::chat) choice["delta"] = Json::object();
+      else choice["text"] = "";
+      choice["logprobs"] = nullptr;
+      choice["finish_reason"] = c.finish;
+      chunks.push_back(chunk(Json::array({choice})));
+    }
+  }
+  return chunks;
+}
+
+Json ResponseBuilder::usage_json() const {
+  const Usage u = usage();
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
+}
+
+Json ResponseBuilder::response() const {
+  Json j;
+  j["id"] = meta_.id;
+  j["object"] = meta_.kind == ApiKind::chat ? "chat.completion" : "text_completion";
+  j["created"] = meta_.created;
+  j["model"] = meta_.model;
+  j["system_fingerprint"] = meta_.fingerprint;
+  Json choices = Json::array();
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    const Choice& c = choices_[i];
+    Json choice;
+    choice["index"] = i;
+    if (meta_.kind == ApiKind::chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    else choice["text"] = c.text;
+    choice["logprobs"] = meta_.logprobs >= 0 ? c.logprobs : Json(nullptr);
+    choice["finish_reason"] = c.finish.empty() ? Json(nullptr) : Json(c.finish);
+    choices.push_back(std::move(choice));
+  }
+  j["choices"] = std::move(choices);
+  j["usage"] = usage_json();
+  return j;
+}
+
+Json ResponseBuilder::usage_chunk() const {
+  Json j = chunk(Json::array());
+  j["usage"] = usage_json();
+  return j;
+}
+
+Usage ResponseBuilder::usage() const {
+  Usage u;
+  for (const PromptState& p : prompts_) {
+    u.prompt_tokens += p.n_prompt;
+    u.completion_tokens += p.n_generated;
+    u.cached_tokens += p.n_cached;
+  }
+  return u;
+}
+
+double ResponseBuilder::ttft_ms() const {
+  double best = -1.0;
+  for (const PromptState& p : prompts_)
+    if (p.ttft_ms >= 0 && (best < 0 || p.ttft_ms < best)) best = p.ttft_ms;
+  return best;
+}
+
+bool ResponseBuilder::finished() const {
+  for (const PromptState& p : prompts_)
+    if (!p.finished) return false;
+  return true;
+}
+
+std::string sse_data(const Json& j) { return "data: " + json_text(j) + "\n\n"; }
+std::string sse_done() { return "data: [DONE]\n\n"; }
+
+}  // namespace pagoda::server
