@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev
 )
 # Sanitizer and fuzzing runs (CI) also need clang with its runtimes.
 if [[ "${1:-}" == "--ci" ]]; then

@@ -1,11 +1,11 @@
 // `pagoda serve`: the OpenAI-compatible HTTP server (src/server) on one GGUF
 // model. The listening socket opens first; the model loads on a background
 // thread (writing the demo model when none is named) while /health answers 503.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <fmt/format.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -63,7 +63,8 @@ Expected<void> write_demo_model(const std::string& path, int threads) {
   RandomWeights weights(*shape, static_cast<int64_t>(vocab.tokens.size()), *mix, /*seed=*/42, pool);
   weights.declare(writer);
   const std::string tmp = path + ".tmp";
-  auto written = writer.write_file(tmp, [&](size_t index) { return weights.produce(index, false); });
+  auto written =
+      writer.write_file(tmp, [&](size_t index) { return weights.produce(index, false); });
   if (!written.ok()) return written.error();
   fs::rename(tmp, path, ec);
   if (ec) return Error{fmt::format("cannot move {} to {}: {}", tmp, path, ec.message())};
@@ -119,13 +120,16 @@ Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt) {
   } else if (auto source = b->model->file().get_string("tokenizer.chat_template")) {
     s.chat_template = *source;
   } else {
-    log::warn("serve: the model has no chat template: /v1/chat/completions will answer 400 (--chat-template FILE)");
+    log::warn(
+        "serve: the model has no chat template: /v1/chat/completions will answer 400 "
+        "(--chat-template FILE)");
   }
   if (b->tok->bos() >= 0) s.bos_text = std::string(b->tok->token_text(b->tok->bos()));
   if (b->tok->eos() >= 0) s.eos_text = std::string(b->tok->token_text(b->tok->eos()));
   s.max_model_len = b->engine->pool_plan().max_model_len;
   s.n_vocab = b->model->n_vocab();
-  s.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  s.created = std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
                   .count();
   return b;
 }
@@ -133,28 +137,36 @@ Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt) {
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
-  CLI::App app{"Serve a GGUF model over an OpenAI-compatible HTTP API (default: the demo model)", "pagoda serve"};
+  CLI::App app{"Serve a GGUF model over an OpenAI-compatible HTTP API (default: the demo model)",
+               "pagoda serve"};
   ServeOptions opt;
-  app.add_option("model", opt.model_path, "GGUF model (default: models/demo.gguf, written on first use)");
+  app.add_option("model", opt.model_path,
+                 "GGUF model (default: models/demo.gguf, written on first use)");
   app.add_option("-m,--model", opt.model_flag, "GGUF model (same as the positional argument)");
   app.add_option("--host", opt.server.host, "address to listen on")->capture_default_str();
   app.add_option("--port", opt.port, "port (default: $PAGODA_PORT or 8000; 0 picks a free one)")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--served-model-name", opt.served_names, "model name(s) clients use (default: the file's stem)");
-  app.add_option("--api-key", opt.server.api_key, "require 'Authorization: Bearer KEY' (default: $PAGODA_API_KEY)");
+  app.add_option("--served-model-name", opt.served_names,
+                 "model name(s) clients use (default: the file's stem)");
+  app.add_option("--api-key", opt.server.api_key,
+                 "require 'Authorization: Bearer KEY' (default: $PAGODA_API_KEY)");
   app.add_option("--api-key-file", opt.api_key_file, "read the API key from a file (first line)");
-  app.add_option("-c,--max-model-len,--ctx-size", opt.engine.max_model_len,
-                 "context length in tokens (0: the model's training context, if the KV pool holds it)")
+  app.add_option(
+         "-c,--max-model-len,--ctx-size", opt.engine.max_model_len,
+         "context length in tokens (0: the model's training context, if the KV pool holds it)")
       ->check(CLI::Range(0, 1 << 24));
-  app.add_option("--chat-template", opt.chat_template_file, "Jinja chat template file (default: the GGUF's)");
+  app.add_option("--chat-template", opt.chat_template_file,
+                 "Jinja chat template file (default: the GGUF's)");
   add_engine_options(app, opt.engine);
-  app.add_option("--parallel", opt.engine.max_num_seqs, "alias of --max-num-seqs")->check(CLI::Range(1, 65536));
+  app.add_option("--parallel", opt.engine.max_num_seqs, "alias of --max-num-seqs")
+      ->check(CLI::Range(1, 65536));
   app.add_option("--max-waiting", opt.server.max_waiting,
                  "generation requests in flight before new ones get 503 + Retry-After")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   int drain_s = static_cast<int>(opt.server.drain_timeout.count());
-  app.add_option("--shutdown-timeout", drain_s, "seconds running requests may take to finish on SIGINT/SIGTERM")
+  app.add_option("--shutdown-timeout", drain_s,
+                 "seconds running requests may take to finish on SIGINT/SIGTERM")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
   try {
@@ -168,7 +180,8 @@ int cmd_serve(int argc, char** argv) {
   opt.server.drain_timeout = std::chrono::seconds(drain_s);
   if (!opt.model_flag.empty()) {
     if (!opt.model_path.empty() && opt.model_path != opt.model_flag) {
-      fmt::print(stderr, "pagoda serve: two models given ('{}' and -m '{}')\n", opt.model_path, opt.model_flag);
+      fmt::print(stderr, "pagoda serve: two models given ('{}' and -m '{}')\n", opt.model_path,
+                 opt.model_flag);
       return 2;
     }
     opt.model_path = opt.model_flag;
@@ -228,13 +241,15 @@ int cmd_serve(int argc, char** argv) {
         }
         server.set_model(&backend->served);
         const auto& s = backend->served;
-        log::info("serve: model {} served as '{}', max model len {}, {}", s.path, s.names.front(), s.max_model_len,
-                  opt.server.api_key.empty() ? "no API key" : "API key required");
+        log::info("serve: model {} served as '{}', max model len {}, {}", s.path, s.names.front(),
+                  s.max_model_len, opt.server.api_key.empty() ? "no API key" : "API key required");
         log::info("serve: ready on {}  (OpenAI base URL: {}/v1)", url, url);
-        log::info("serve: try: curl {}/v1/chat/completions -H 'Content-Type: application/json'{} -d "
-                  "'{{\"model\": \"{}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'",
-                  url, opt.server.api_key.empty() ? "" : " -H \"Authorization: Bearer $PAGODA_API_KEY\"",
-                  s.names.front());
+        log::info(
+            "serve: try: curl {}/v1/chat/completions -H 'Content-Type: application/json'{} -d "
+            "'{{\"model\": \"{}\", \"messages\": [{{\"role\": \"user\", \"content\": "
+            "\"Hello\"}}]}}'",
+            url, opt.server.api_key.empty() ? "" : " -H \"Authorization: Bearer $PAGODA_API_KEY\"",
+            s.names.front());
       });
     });
     ioc.run();

@@ -1,17 +1,16 @@
 #pragma once
 // OpenAI-shaped API errors ({"error": {message, type, param, code}}) and a
 // value-or-error result type for the server's request handling.
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <variant>
 
-#include <nlohmann/json.hpp>
-
 namespace pagoda::server {
 
 struct ApiError {
-  int status = 400;                  // HTTP status
+  int status = 400;  // HTTP status
   std::string message;
   std::string type = "invalid_request_error";
   std::optional<std::string> param;  // the request field at fault
@@ -40,7 +39,8 @@ class [[nodiscard]] ApiResult {
   std::variant<T, ApiError> v_;
 };
 
-// Serializes JSON for the wire: invalid UTF-8 (a token's partial bytes) is replaced, never thrown on.
+// Serializes JSON for the wire: invalid UTF-8 (a token's partial bytes) is replaced, never thrown
+// on.
 std::string json_text(const nlohmann::ordered_json& j);
 
 }  // namespace pagoda::server

@@ -1,7 +1,6 @@
 #include "server/generation.h"
 
 #include <boost/asio/post.hpp>
-
 #include <chrono>
 
 #include "base/log.h"
@@ -15,7 +14,8 @@ namespace net = boost::asio;
 namespace {
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -27,7 +27,8 @@ bool serves(const ServedModel& model, const std::string& name) {
 
 }  // namespace
 
-GenerationJob::GenerationJob(Server& server, ServedModel& model, std::shared_ptr<HttpSession> session, bool stream,
+GenerationJob::GenerationJob(Server& server, ServedModel& model,
+                             std::shared_ptr<HttpSession> session, bool stream,
                              ResponseBuilder builder)
     : server_(server),
       model_(model),
@@ -36,7 +37,9 @@ GenerationJob::GenerationJob(Server& server, ServedModel& model, std::shared_ptr
       builder_(std::move(builder)),
       signal_(std::make_shared<Signal>()) {}
 
-GenerationJob::~GenerationJob() { close_signal(); }
+GenerationJob::~GenerationJob() {
+  close_signal();
+}
 
 void GenerationJob::close_signal() {
   std::lock_guard lock(signal_->mutex);
@@ -138,7 +141,8 @@ void GenerationJob::cancel() {
   server_.remove_job(this);
 }
 
-void handle_generation(Server& server, std::shared_ptr<HttpSession> session, ApiKind kind, const std::string& body) {
+void handle_generation(Server& server, std::shared_ptr<HttpSession> session, ApiKind kind,
+                       const std::string& body) {
   ServedModel& model = *server.model();
   auto json = parse_json_body(body);
   if (!json) return session->respond(error_response(json.error()));
@@ -163,13 +167,15 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
   ResponseMeta meta;
   meta.kind = kind;
   if (kind == ApiKind::chat) {
-    auto rendered = render_chat_prompt(model, r.messages, r.tools, r.template_kwargs, r.add_generation_prompt);
+    auto rendered =
+        render_chat_prompt(model, r.messages, r.tools, r.template_kwargs, r.add_generation_prompt);
     if (!rendered) return session->respond(error_response(rendered.error()));
     prompts.push_back(chat_prompt_ids(model, *rendered));
   } else {
     for (const PromptInput& p : r.prompts) {
       prompts.push_back(completion_prompt_ids(model, p, r.add_special_tokens));
-      if (r.echo) meta.echo.push_back(p.is_ids ? model.tok->decode(p.ids, /*render_special=*/true) : p.text);
+      if (r.echo)
+        meta.echo.push_back(p.is_ids ? model.tok->decode(p.ids, /*render_special=*/true) : p.text);
     }
   }
 
@@ -195,7 +201,8 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
   meta.logprobs = r.logprobs;
   meta.include_usage = r.include_usage;
   const tokenizer::Tokenizer* tok = model.tok;
-  ResponseBuilder builder(std::move(meta), [tok](int32_t id) { return tok->token_to_piece(id, true); });
+  ResponseBuilder builder(std::move(meta),
+                          [tok](int32_t id) { return tok->token_to_piece(id, true); });
 
   auto job = std::make_shared<GenerationJob>(server, model, session, r.stream, std::move(builder));
   auto submitted = job->submit(std::move(requests));

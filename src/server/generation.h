@@ -4,7 +4,6 @@
 // (the engine's notify posts here) and answers with one JSON body or an SSE
 // stream. A client that goes away aborts the engine requests at once.
 #include <boost/asio/io_context.hpp>
-
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,12 +21,13 @@ struct ServedModel;
 
 // Handles a generation request body of the given kind: answers errors at once,
 // otherwise starts a job that answers when the engine is done (or streams).
-void handle_generation(Server& server, std::shared_ptr<HttpSession> session, ApiKind kind, const std::string& body);
+void handle_generation(Server& server, std::shared_ptr<HttpSession> session, ApiKind kind,
+                       const std::string& body);
 
 class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
  public:
-  GenerationJob(Server& server, ServedModel& model, std::shared_ptr<HttpSession> session, bool stream,
-                ResponseBuilder builder);
+  GenerationJob(Server& server, ServedModel& model, std::shared_ptr<HttpSession> session,
+                bool stream, ResponseBuilder builder);
   ~GenerationJob();
 
   // Submits one engine request per prompt; errors (e.g. context overflow) come back as a 400.

@@ -1,9 +1,9 @@
 #include "server/http_session.h"
 
-#include <boost/asio/write.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <fmt/format.h>
 
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <sstream>
 
 #include "base/log.h"
@@ -19,10 +19,6 @@ namespace {
 
 constexpr size_t kWatchChunk = 4096;
 constexpr size_t kMaxPipelined = 64 * 1024;  // bytes of a next request buffered while one runs
-
-const char* reason(unsigned status) {
-  return http::obsolete_reason(static_cast<http::status>(status)).data();
-}
 
 }  // namespace
 
@@ -45,9 +41,13 @@ HttpSession::HttpSession(net::ip::tcp::socket socket, Server& server)
   server_.add_session(this);
 }
 
-HttpSession::~HttpSession() { server_.remove_session(this); }
+HttpSession::~HttpSession() {
+  server_.remove_session(this);
+}
 
-void HttpSession::start() { do_read(); }
+void HttpSession::start() {
+  do_read();
+}
 
 void HttpSession::do_read() {
   if (closed_) return;
@@ -62,8 +62,9 @@ void HttpSession::do_read() {
   parser_->body_limit(server_.options().body_limit);
   // One deadline for the whole request, headers and body: a slow sender is cut off.
   stream_.expires_after(server_.options().read_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
 }
 
 void HttpSession::on_header(beast::error_code ec) {
@@ -83,7 +84,8 @@ void HttpSession::on_header(beast::error_code ec) {
                      [self = shared_from_this(), on_done](beast::error_code ec, size_t) mutable {
                        if (self->closed_) return;
                        if (ec) return self->gone();
-                       http::async_read(self->stream_, self->buffer_, *self->parser_, std::move(on_done));
+                       http::async_read(self->stream_, self->buffer_, *self->parser_,
+                                        std::move(on_done));
                      });
     return;
   }
@@ -105,7 +107,8 @@ void HttpSession::on_read_error(beast::error_code ec) {
   if (ec == http::error::body_limit) {
     keep_alive_ = false;
     phase_ = Phase::handling;
-    ApiError e = bad_request(fmt::format("the request body exceeds {} bytes", server_.options().body_limit));
+    ApiError e =
+        bad_request(fmt::format("the request body exceeds {} bytes", server_.options().body_limit));
     e.status = 413;
     e.code = "request_too_large";
     return respond(error_response(e));
@@ -113,13 +116,15 @@ void HttpSession::on_read_error(beast::error_code ec) {
   if (ec == http::error::header_limit) {
     keep_alive_ = false;
     phase_ = Phase::handling;
-    ApiError e = bad_request(fmt::format("the request headers exceed {} bytes", server_.options().header_limit));
+    ApiError e = bad_request(
+        fmt::format("the request headers exceed {} bytes", server_.options().header_limit));
     e.status = 431;
     return respond(error_response(e));
   }
   if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
       ec == net::error::connection_reset || ec == net::error::operation_aborted || !mid_request) {
-    if (ec == beast::error::timeout && mid_request) log::info("http: closing a connection that sent too slowly");
+    if (ec == beast::error::timeout && mid_request)
+      log::info("http: closing a connection that sent too slowly");
     return close();
   }
   // A malformed request line, header or chunk encoding.
@@ -153,9 +158,10 @@ void HttpSession::begin_stream(std::function<void()> on_gone) {
   if (server_.draining()) keep_alive_ = false;
   chunked_ = version_ >= 11;
   if (!chunked_) keep_alive_ = false;  // HTTP/1.0: the end of the body is the end of the connection
-  std::string head = fmt::format("HTTP/1.{} 200 OK\r\nServer: pagoda\r\nContent-Type: text/event-stream\r\n"
-                                 "Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\nConnection: {}\r\n",
-                                 version_ >= 11 ? 1 : 0, keep_alive_ ? "keep-alive" : "close");
+  std::string head = fmt::format(
+      "HTTP/1.{} 200 OK\r\nServer: pagoda\r\nContent-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\nConnection: {}\r\n",
+      version_ >= 11 ? 1 : 0, keep_alive_ ? "keep-alive" : "close");
   if (chunked_) head += "Transfer-Encoding: chunked\r\n";
   head += "\r\n";
   on_gone_ = std::move(on_gone);
@@ -173,8 +179,10 @@ void HttpSession::end_stream() {
   if (closed_ || response_done_) return;
   response_done_ = true;
   on_gone_ = nullptr;
-  if (chunked_) enqueue("0\r\n\r\n");
-  else if (!writing_ && queue_.empty()) finish_response();
+  if (chunked_)
+    enqueue("0\r\n\r\n");
+  else if (!writing_ && queue_.empty())
+    finish_response();
 }
 
 void HttpSession::watch(std::function<void()> on_gone) {
@@ -195,7 +203,8 @@ void HttpSession::enqueue(std::string bytes) {
   queued_bytes_ += bytes.size();
   queue_.push_back(std::move(bytes));
   if (queued_bytes_ > server_.options().max_queued_bytes) {
-    log::warn("http: {} {}: the client is not reading ({} bytes unsent); closing", method_, target_, queued_bytes_);
+    log::warn("http: {} {}: the client is not reading ({} bytes unsent); closing", method_, target_,
+              queued_bytes_);
     return gone();
   }
   if (!writing_) do_write();
@@ -205,15 +214,17 @@ void HttpSession::do_write() {
   writing_ = true;
   // A pending watch read keeps its own (infinite) deadline; this one bounds the write.
   stream_.expires_after(server_.options().write_timeout);
-  net::async_write(stream_, net::buffer(queue_.front()),
-                   [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
+  net::async_write(
+      stream_, net::buffer(queue_.front()),
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_write(ec); });
 }
 
 void HttpSession::on_write(beast::error_code ec) {
   writing_ = false;
   if (closed_) return;
   if (ec) {
-    if (ec == beast::error::timeout) log::info("http: {} {}: a write made no progress; closing", method_, target_);
+    if (ec == beast::error::timeout)
+      log::info("http: {} {}: a write made no progress; closing", method_, target_);
     return gone();
   }
   queued_bytes_ -= queue_.front().size();
@@ -247,9 +258,9 @@ void HttpSession::start_watch() {
   if (buffer_.size() >= kMaxPipelined) return;  // a pipelining client: stop reading ahead
   watching_ = true;
   stream_.expires_never();  // applies to the read side only while a write is pending
-  stream_.async_read_some(buffer_.prepare(kWatchChunk), [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->on_watch(ec, n);
-  });
+  stream_.async_read_some(
+      buffer_.prepare(kWatchChunk),
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->on_watch(ec, n); });
 }
 
 void HttpSession::on_watch(beast::error_code ec, size_t n) {
@@ -293,8 +304,8 @@ void HttpSession::log_access() {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
   std::string tokens;
   if (n_prompt_ >= 0)
-    tokens = fmt::format(" prompt={} completion={} cached={} ttft={:.1f}ms", n_prompt_, n_completion_, n_cached_,
-                         ttft_ms_);
+    tokens = fmt::format(" prompt={} completion={} cached={} ttft={:.1f}ms", n_prompt_,
+                         n_completion_, n_cached_, ttft_ms_);
   log::info("{} {} {}{} total={:.1f}ms", method_, target_, status_, tokens, ms);
 }
 

@@ -40,14 +40,16 @@ std::optional<int64_t> integer(const Json& body, const char* name, int64_t lo, i
   int64_t x = 0;
   if (v->is_number_unsigned()) {
     const uint64_t u = v->get<uint64_t>();
-    x = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
-                                                                        : static_cast<int64_t>(u);
+    x = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+            ? std::numeric_limits<int64_t>::max()
+            : static_cast<int64_t>(u);
   } else if (v->is_number_integer()) {
     x = v->get<int64_t>();
   } else {
     x = static_cast<int64_t>(v->get<double>());
   }
-  if (x < lo || x > hi) fail(fmt::format("'{}' must be in [{}, {}], got {}", name, lo, hi, x), name);
+  if (x < lo || x > hi)
+    fail(fmt::format("'{}' must be in [{}, {}], got {}", name, lo, hi, x), name);
   return x;
 }
 
@@ -58,11 +60,14 @@ std::optional<bool> boolean(const Json& body, const char* name) {
   return v->get<bool>();
 }
 
-float in_range(const Json& body, const char* name, float fallback, double lo, double hi, bool lo_open = false) {
+float in_range(const Json& body, const char* name, float fallback, double lo, double hi,
+               bool lo_open = false) {
   auto v = number(body, name);
   if (!v) return fallback;
   const bool ok = std::isfinite(*v) && (lo_open ? *v > lo : *v >= lo) && *v <= hi;
-  if (!ok) fail(fmt::format("'{}' must be in {}{}, {}], got {}", name, lo_open ? "(" : "[", lo, hi, *v), name);
+  if (!ok)
+    fail(fmt::format("'{}' must be in {}{}, {}], got {}", name, lo_open ? "(" : "[", lo, hi, *v),
+         name);
   return static_cast<float>(*v);
 }
 
@@ -87,12 +92,15 @@ void parse_common(const Json& body, OpenAiRequest& r) {
   sampling::SamplingParams& p = r.params;
   p.temperature = in_range(body, "temperature", p.temperature, 0.0, 100.0);
   p.top_p = in_range(body, "top_p", p.top_p, 0.0, 1.0, /*lo_open=*/true);
-  if (auto k = integer(body, "top_k", -1, std::numeric_limits<int32_t>::max())) p.top_k = *k < 0 ? 0 : int32_t(*k);
+  if (auto k = integer(body, "top_k", -1, std::numeric_limits<int32_t>::max()))
+    p.top_k = *k < 0 ? 0 : int32_t(*k);
   p.min_p = in_range(body, "min_p", p.min_p, 0.0, 1.0);
   p.presence_penalty = in_range(body, "presence_penalty", p.presence_penalty, -2.0, 2.0);
   p.frequency_penalty = in_range(body, "frequency_penalty", p.frequency_penalty, -2.0, 2.0);
-  p.repetition_penalty = in_range(body, "repetition_penalty", p.repetition_penalty, 0.0, 100.0, true);
-  if (auto s = integer(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()))
+  p.repetition_penalty =
+      in_range(body, "repetition_penalty", p.repetition_penalty, 0.0, 100.0, true);
+  if (auto s = integer(body, "seed", std::numeric_limits<int64_t>::min(),
+                       std::numeric_limits<int64_t>::max()))
     p.seed = static_cast<uint64_t>(*s);
   if (const Json* s = field(body, "stop")) {
     if (s->is_string()) {
@@ -113,7 +121,8 @@ void parse_common(const Json& body, OpenAiRequest& r) {
     p.stop_token_ids = token_ids(*s, "stop_token_ids");
   }
   if (const Json* b = field(body, "logit_bias")) {
-    if (!b->is_object()) fail("'logit_bias' must be an object mapping token ids to numbers", "logit_bias");
+    if (!b->is_object())
+      fail("'logit_bias' must be an object mapping token ids to numbers", "logit_bias");
     for (const auto& [key, value] : b->items()) {
       int64_t id = -1;
       size_t used = 0;
@@ -132,14 +141,18 @@ void parse_common(const Json& body, OpenAiRequest& r) {
     }
   }
   if (auto v = boolean(body, "ignore_eos")) p.ignore_eos = *v;
-  if (auto v = integer(body, "min_tokens", 0, std::numeric_limits<int32_t>::max())) p.min_tokens = int32_t(*v);
+  if (auto v = integer(body, "min_tokens", 0, std::numeric_limits<int32_t>::max()))
+    p.min_tokens = int32_t(*v);
   auto max_tokens = integer(body, "max_tokens", 1, std::numeric_limits<int32_t>::max());
   if (r.kind == ApiKind::chat) {
-    if (auto v = integer(body, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max())) max_tokens = v;
+    if (auto v = integer(body, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max()))
+      max_tokens = v;
   }
   if (max_tokens) r.max_tokens = static_cast<int>(*max_tokens);
   if (r.max_tokens && p.min_tokens > *r.max_tokens)
-    fail(fmt::format("'min_tokens' ({}) must not exceed max_tokens ({})", p.min_tokens, *r.max_tokens), "min_tokens");
+    fail(fmt::format("'min_tokens' ({}) must not exceed max_tokens ({})", p.min_tokens,
+                     *r.max_tokens),
+         "min_tokens");
   if (auto v = integer(body, "n", 1, kMaxN)) r.n = static_cast<int>(*v);
   if (auto v = boolean(body, "stream")) r.stream = *v;
   if (const Json* o = field(body, "stream_options")) {
@@ -154,20 +167,24 @@ void parse_common(const Json& body, OpenAiRequest& r) {
 }
 
 void check_messages(const Json& messages) {
-  if (!messages.is_array() || messages.empty()) fail("'messages' must be a non-empty list", "messages");
+  if (!messages.is_array() || messages.empty())
+    fail("'messages' must be a non-empty list", "messages");
   for (const Json& m : messages) {
     if (!m.is_object()) fail("each message must be an object", "messages");
     auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) fail("each message needs a string 'role'", "messages");
+    if (role == m.end() || !role->is_string())
+      fail("each message needs a string 'role'", "messages");
     auto content = m.find("content");
     if (content == m.end() || content->is_null() || content->is_string()) continue;
-    if (!content->is_array()) fail("message 'content' must be a string or a list of parts", "messages");
+    if (!content->is_array())
+      fail("message 'content' must be a string or a list of parts", "messages");
     for (const Json& part : *content) {
       auto type = part.is_object() ? part.find("type") : part.end();
       if (type == part.end() || !type->is_string() || *type != "text")
         fail("only content parts of type 'text' are supported", "messages");
       auto text = part.find("text");
-      if (text == part.end() || !text->is_string()) fail("a 'text' content part needs a string 'text'", "messages");
+      if (text == part.end() || !text->is_string())
+        fail("a 'text' content part needs a string 'text'", "messages");
     }
   }
 }
@@ -206,13 +223,17 @@ ApiResult<nlohmann::ordered_json> parse_json_body(std::string_view body) {
   bool in_string = false, escaped = false;
   for (char c : body) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return bad_request(fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth));
+      if (++depth > kMaxJsonDepth)
+        return bad_request(fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth));
     } else if (c == ']' || c == '}') {
       --depth;
     }
@@ -270,9 +291,12 @@ ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& 
         r.prompts.push_back({true, {}, token_ids(*prompt, "prompt")});
       } else {
         for (const Json& x : *prompt) {
-          if (x.is_string()) r.prompts.push_back({false, x.get<std::string>(), {}});
-          else if (x.is_array() && !x.empty()) r.prompts.push_back({true, {}, token_ids(x, "prompt")});
-          else fail(shape, "prompt");
+          if (x.is_string())
+            r.prompts.push_back({false, x.get<std::string>(), {}});
+          else if (x.is_array() && !x.empty())
+            r.prompts.push_back({true, {}, token_ids(x, "prompt")});
+          else
+            fail(shape, "prompt");
         }
       }
     } else {
@@ -294,9 +318,21 @@ ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& 
 
 ApiError engine_error(const std::string& message) {
   ApiError e = bad_request(message);
-  static const char* kFields[] = {"temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty",
-                                  "presence_penalty", "frequency_penalty", "logit_bias", "max_tokens",
-                                  "min_tokens", "stop_token_ids", "stop", "n", "top_logprobs"};
+  static const char* kFields[] = {"temperature",
+                                  "top_k",
+                                  "top_p",
+                                  "min_p",
+                                  "typical_p",
+                                  "repetition_penalty",
+                                  "presence_penalty",
+                                  "frequency_penalty",
+                                  "logit_bias",
+                                  "max_tokens",
+                                  "min_tokens",
+                                  "stop_token_ids",
+                                  "stop",
+                                  "n",
+                                  "top_logprobs"};
   for (const char* f : kFields) {
     const std::string_view name = f;
     if (message.starts_with(name) && message.size() > name.size() &&

@@ -4,12 +4,11 @@
 // min-p filtering unless asked), n, logprobs and streaming options. Pure
 // functions: no model, no I/O; token ids are range-checked later by the engine.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "sampling/sampling_params.h"
 #include "server/api_error.h"
@@ -27,20 +26,20 @@ struct PromptInput {
 
 struct OpenAiRequest {
   ApiKind kind = ApiKind::chat;
-  std::string model;                        // "" when absent
-  nlohmann::ordered_json messages;          // chat: the conversation as sent
-  nlohmann::ordered_json tools;             // chat: null when absent
-  nlohmann::ordered_json template_kwargs;   // chat: chat_template_kwargs, null when absent
-  bool add_generation_prompt = true;        // chat
-  std::vector<PromptInput> prompts;         // completion: one group of n choices each
-  bool add_special_tokens = true;           // completion: BOS per the vocab
-  sampling::SamplingParams params;          // OpenAI defaults; max_tokens is set per prompt
-  std::optional<int> max_tokens;            // max_completion_tokens or max_tokens; unset: the room left
+  std::string model;                       // "" when absent
+  nlohmann::ordered_json messages;         // chat: the conversation as sent
+  nlohmann::ordered_json tools;            // chat: null when absent
+  nlohmann::ordered_json template_kwargs;  // chat: chat_template_kwargs, null when absent
+  bool add_generation_prompt = true;       // chat
+  std::vector<PromptInput> prompts;        // completion: one group of n choices each
+  bool add_special_tokens = true;          // completion: BOS per the vocab
+  sampling::SamplingParams params;         // OpenAI defaults; max_tokens is set per prompt
+  std::optional<int> max_tokens;  // max_completion_tokens or max_tokens; unset: the room left
   int n = 1;
   bool stream = false;
-  bool include_usage = false;               // stream_options.include_usage
-  bool echo = false;                        // completion: prepend the prompt
-  int logprobs = -1;                        // alternatives per token; -1: no logprobs
+  bool include_usage = false;  // stream_options.include_usage
+  bool echo = false;           // completion: prepend the prompt
+  int logprobs = -1;           // alternatives per token; -1: no logprobs
   std::string user;
 };
 

@@ -15,11 +15,16 @@ Json bytes_of(const std::string& s) {
 
 std::string finish_reason(engine::Finish f) {
   switch (f) {
-    case engine::Finish::stop: return "stop";
-    case engine::Finish::length: return "length";
-    case engine::Finish::abort: return "abort";
-    case engine::Finish::error: return "error";
-    case engine::Finish::none: break;
+    case engine::Finish::stop:
+      return "stop";
+    case engine::Finish::length:
+      return "length";
+    case engine::Finish::abort:
+      return "abort";
+    case engine::Finish::error:
+      return "error";
+    case engine::Finish::none:
+      break;
   }
   return "";
 }
@@ -39,8 +44,10 @@ ResponseBuilder::ResponseBuilder(ResponseMeta meta, PieceFn piece)
     if (meta_.kind == ApiKind::chat)
       c.logprobs = {{"content", Json::array()}};
     else
-      c.logprobs = {{"tokens", Json::array()}, {"token_logprobs", Json::array()},
-                    {"top_logprobs", Json::array()}, {"text_offset", Json::array()}};
+      c.logprobs = {{"tokens", Json::array()},
+                    {"token_logprobs", Json::array()},
+                    {"top_logprobs", Json::array()},
+                    {"text_offset", Json::array()}};
   }
 }
 
@@ -78,8 +85,10 @@ Json ResponseBuilder::logprobs_of(Choice& c, const engine::SequenceDelta& d) {
     }
     return part;
   }
-  Json part = {{"tokens", Json::array()}, {"token_logprobs", Json::array()},
-               {"top_logprobs", Json::array()}, {"text_offset", Json::array()}};
+  Json part = {{"tokens", Json::array()},
+               {"token_logprobs", Json::array()},
+               {"top_logprobs", Json::array()},
+               {"text_offset", Json::array()}};
   for (size_t i = 0; i < n; ++i) {
     const std::string piece = piece_(d.tokens[i]);
     Json top = Json::object();
@@ -133,8 +142,10 @@ std::vector<Json> ResponseBuilder::add(int prompt, const engine::RequestOutput& 
     if (!d.text.empty() || has_logprobs) {
       Json choice;
       choice["index"] = index;
-      if (meta_.kind == ApiKind::chat) choice["delta"] = {{"content", d.text}};
-      else choice["text"] = d.text;
+      if (meta_.kind == ApiKind::chat)
+        choice["delta"] = {{"content", d.text}};
+      else
+        choice["text"] = d.text;
       choice["logprobs"] = std::move(lp);
       choice["finish_reason"] = nullptr;
       chunks.push_back(chunk(Json::array({choice})));
@@ -143,8 +154,10 @@ std::vector<Json> ResponseBuilder::add(int prompt, const engine::RequestOutput& 
       c.finish = finish_reason(d.finish);
       Json choice;
       choice["index"] = index;
-      if (meta_.kind == ApiKind::chat) choice["delta"] = Json::object();
-      else choice["text"] = "";
+      if (meta_.kind == ApiKind::chat)
+        choice["delta"] = Json::object();
+      else
+        choice["text"] = "";
       choice["logprobs"] = nullptr;
       choice["finish_reason"] = c.finish;
       chunks.push_back(chunk(Json::array({choice})));
@@ -173,8 +186,10 @@ Json ResponseBuilder::response() const {
     const Choice& c = choices_[i];
     Json choice;
     choice["index"] = i;
-    if (meta_.kind == ApiKind::chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-    else choice["text"] = c.text;
+    if (meta_.kind == ApiKind::chat)
+      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+    else
+      choice["text"] = c.text;
     choice["logprobs"] = meta_.logprobs >= 0 ? c.logprobs : Json(nullptr);
     choice["finish_reason"] = c.finish.empty() ? Json(nullptr) : Json(c.finish);
     choices.push_back(std::move(choice));
@@ -213,7 +228,11 @@ bool ResponseBuilder::finished() const {
   return true;
 }
 
-std::string sse_data(const Json& j) { return "data: " + json_text(j) + "\n\n"; }
-std::string sse_done() { return "data: [DONE]\n\n"; }
+std::string sse_data(const Json& j) {
+  return "data: " + json_text(j) + "\n\n";
+}
+std::string sse_done() {
+  return "data: [DONE]\n\n";
+}
 
 }  // namespace pagoda::server

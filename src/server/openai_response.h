@@ -4,10 +4,9 @@
 // both APIs' shapes, usage, SSE framing. Pure: fed RequestOutputs, no I/O.
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/request.h"
 #include "server/openai_request.h"
@@ -62,9 +61,9 @@ class ResponseBuilder {
  private:
   struct Choice {
     std::string text;
-    std::string finish;              // "" while running
-    nlohmann::ordered_json logprobs; // chat: {"content": [...]}; completion: {tokens, ...}
-    int64_t text_offset = 0;         // completion logprobs' running offset
+    std::string finish;               // "" while running
+    nlohmann::ordered_json logprobs;  // chat: {"content": [...]}; completion: {tokens, ...}
+    int64_t text_offset = 0;          // completion logprobs' running offset
   };
   struct PromptState {
     int n_prompt = 0, n_cached = 0, n_generated = 0;
@@ -78,7 +77,7 @@ class ResponseBuilder {
 
   ResponseMeta meta_;
   PieceFn piece_;
-  std::vector<Choice> choices_;     // [n_prompts * n]
+  std::vector<Choice> choices_;       // [n_prompts * n]
   std::vector<PromptState> prompts_;  // [n_prompts]
   std::string error_;
 };

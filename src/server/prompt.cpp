@@ -4,16 +4,20 @@
 
 namespace pagoda::server {
 
-ApiResult<std::string> render_chat_prompt(const ServedModel& model, const nlohmann::ordered_json& messages,
+ApiResult<std::string> render_chat_prompt(const ServedModel& model,
+                                          const nlohmann::ordered_json& messages,
                                           const nlohmann::ordered_json& tools,
-                                          const nlohmann::ordered_json& template_kwargs, bool add_generation_prompt) {
+                                          const nlohmann::ordered_json& template_kwargs,
+                                          bool add_generation_prompt) {
   if (model.chat_template.empty())
-    return bad_request("this model has no chat template; use /v1/completions or start the server with "
-                       "--chat-template FILE",
-                       "messages");
+    return bad_request(
+        "this model has no chat template; use /v1/completions or start the server with "
+        "--chat-template FILE",
+        "messages");
   // render_chat_ordered normalizes the messages (content parts, tool-call arguments) itself.
-  auto rendered = chat::render_chat_ordered(model.chat_template, messages, tools, add_generation_prompt,
-                                            model.bos_text, model.eos_text, std::nullopt, template_kwargs);
+  auto rendered =
+      chat::render_chat_ordered(model.chat_template, messages, tools, add_generation_prompt,
+                                model.bos_text, model.eos_text, std::nullopt, template_kwargs);
   if (!rendered) return bad_request("chat template: " + rendered.error().message, "messages");
   return std::move(*rendered);
 }

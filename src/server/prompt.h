@@ -3,10 +3,9 @@
 // model's template (the way `pagoda run --chat` does it), completion prompts
 // tokenized with the vocab's BOS. Thread-safe (reads the model only).
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "server/api_error.h"
 #include "server/openai_request.h"
@@ -15,9 +14,11 @@
 namespace pagoda::server {
 
 // The rendered chat prompt; 400 when the model has no template or rendering fails.
-ApiResult<std::string> render_chat_prompt(const ServedModel& model, const nlohmann::ordered_json& messages,
+ApiResult<std::string> render_chat_prompt(const ServedModel& model,
+                                          const nlohmann::ordered_json& messages,
                                           const nlohmann::ordered_json& tools,
-                                          const nlohmann::ordered_json& template_kwargs, bool add_generation_prompt);
+                                          const nlohmann::ordered_json& template_kwargs,
+                                          bool add_generation_prompt);
 // Token ids of a rendered chat prompt: special tokens parsed, a BOS added only
 // when the vocab wants one and the rendering does not already start with it.
 std::vector<int32_t> chat_prompt_ids(const ServedModel& model, const std::string& rendered);

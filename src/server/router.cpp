@@ -3,6 +3,7 @@
 // here; generation is in generation.cpp.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <chrono>
 #include <string_view>
 
@@ -39,16 +40,24 @@ bool same_key(std::string_view a, std::string_view b) {
 
 bool authorized(const ServerOptions& options, const HttpSession::Request& req) {
   if (options.api_key.empty()) return true;
-  const std::string_view header = req[http::field::authorization];
+  const auto value = req[http::field::authorization];
+  const std::string_view header(value.data(), value.size());
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || !boost::beast::iequals(header.substr(0, kBearer.size()), kBearer))
-    return false;
+  if (header.size() <= kBearer.size()) return false;
+  for (size_t i = 0; i < kBearer.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) !=
+        std::tolower(static_cast<unsigned char>(kBearer[i])))
+      return false;
   return same_key(header.substr(kBearer.size()), options.api_key);
 }
 
 Json model_card(const ServedModel& m, const std::string& name) {
-  return {{"id", name},         {"object", "model"},     {"created", m.created},
-          {"owned_by", "pagoda"}, {"root", m.path},       {"parent", nullptr},
+  return {{"id", name},
+          {"object", "model"},
+          {"created", m.created},
+          {"owned_by", "pagoda"},
+          {"root", m.path},
+          {"parent", nullptr},
           {"max_model_len", m.max_model_len}};
 }
 
@@ -58,7 +67,8 @@ HttpResponse handle_tokenize(const ServedModel& m, const std::string& body) {
   const Json& j = *json;
   auto special = j.find("add_special_tokens");
   if (special != j.end() && !special->is_boolean())
-    return error_response(bad_request("'add_special_tokens' must be a boolean", "add_special_tokens"));
+    return error_response(
+        bad_request("'add_special_tokens' must be a boolean", "add_special_tokens"));
   std::vector<int32_t> ids;
   if (auto messages = j.find("messages"); messages != j.end()) {
     auto parsed = parse_chat_request(j);
@@ -66,15 +76,18 @@ HttpResponse handle_tokenize(const ServedModel& m, const std::string& body) {
     auto rendered = render_chat_prompt(m, parsed->messages, parsed->tools, parsed->template_kwargs,
                                        parsed->add_generation_prompt);
     if (!rendered) return error_response(rendered.error());
-    if (special != j.end()) ids = m.tok->encode(*rendered, special->get<bool>(), /*parse_special=*/true);
-    else ids = chat_prompt_ids(m, *rendered);
+    if (special != j.end())
+      ids = m.tok->encode(*rendered, special->get<bool>(), /*parse_special=*/true);
+    else
+      ids = chat_prompt_ids(m, *rendered);
   } else if (auto prompt = j.find("prompt"); prompt != j.end() && prompt->is_string()) {
     const bool add = special == j.end() || special->get<bool>();
     ids = m.tok->encode(prompt->get<std::string>(), add, /*parse_special=*/true);
   } else {
     return error_response(bad_request("'prompt' (a string) or 'messages' is required", "prompt"));
   }
-  return json_response(200, {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", m.max_model_len}});
+  return json_response(
+      200, {{"tokens", ids}, {"count", ids.size()}, {"max_model_len", m.max_model_len}});
 }
 
 HttpResponse handle_detokenize(const ServedModel& m, const std::string& body) {
@@ -96,13 +109,14 @@ HttpResponse handle_detokenize(const ServedModel& m, const std::string& body) {
 }  // namespace
 
 void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request req) {
-  std::string_view target = req.target();
+  const std::string_view target(req.target().data(), req.target().size());
   const std::string path(target.substr(0, target.find('?')));
   const http::verb method = req.method();
   const bool get = method == http::verb::get || method == http::verb::head;
   const bool post = method == http::verb::post;
   auto wrong_method = [&] {
-    ApiError e = bad_request(fmt::format("method {} is not allowed on {}", std::string(req.method_string()), path));
+    ApiError e = bad_request(
+        fmt::format("method {} is not allowed on {}", std::string(req.method_string()), path));
     e.status = 405;
     session->respond(error_response(e));
   };
@@ -124,9 +138,11 @@ void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request
     if (!get) return wrong_method();
     return session->respond(json_response(200, {{"version", PAGODA_VERSION}}));
   }
-  const bool known = path == "/metrics" || path == "/tokenize" || path == "/detokenize" || path == "/v1/models" ||
-                     path.starts_with("/v1/models/") || path == "/v1/chat/completions" || path == "/v1/completions";
-  if (!known) return session->respond(error_response(not_found(fmt::format("no route for {}", path))));
+  const bool known = path == "/metrics" || path == "/tokenize" || path == "/detokenize" ||
+                     path == "/v1/models" || path.starts_with("/v1/models/") ||
+                     path == "/v1/chat/completions" || path == "/v1/completions";
+  if (!known)
+    return session->respond(error_response(not_found(fmt::format("no route for {}", path))));
   if (path != "/metrics" && !authorized(options_, req)) {
     ApiError e = bad_request("invalid or missing API key (send 'Authorization: Bearer KEY')");
     e.status = 401;
@@ -173,7 +189,8 @@ void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request
   if (!post) return wrong_method();
   if (path == "/tokenize") return session->respond(handle_tokenize(m, req.body()));
   if (path == "/detokenize") return session->respond(handle_detokenize(m, req.body()));
-  handle_generation(*this, std::move(session), path == "/v1/chat/completions" ? ApiKind::chat : ApiKind::completion,
+  handle_generation(*this, std::move(session),
+                    path == "/v1/chat/completions" ? ApiKind::chat : ApiKind::completion,
                     req.body());
 }
 

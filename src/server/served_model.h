@@ -21,21 +21,24 @@ struct ServedModel {
   std::string bos_text, eos_text;  // the template's bos_token / eos_token
   int max_model_len = 0;
   int n_vocab = 0;
-  int64_t created = 0;             // Unix seconds when loaded
+  int64_t created = 0;  // Unix seconds when loaded
 };
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
-  std::string api_key;                       // "": no authentication
-  size_t max_waiting = 1024;                 // generation requests in flight; more get 503
+  std::string api_key;        // "": no authentication
+  size_t max_waiting = 1024;  // generation requests in flight; more get 503
   size_t max_connections = 4096;
   uint32_t header_limit = 16 * 1024;         // bytes of request line + headers
   uint64_t body_limit = 8ull * 1024 * 1024;  // bytes of a request body (413 beyond)
-  size_t max_queued_bytes = 32ull * 1024 * 1024;  // unsent response bytes before a client counts as stuck
-  std::chrono::seconds read_timeout{30};     // to receive a whole request (and between keep-alive requests)
-  std::chrono::seconds write_timeout{60};    // for one write to make progress
-  std::chrono::seconds drain_timeout{10};    // SIGINT/SIGTERM: running requests may finish within this
+  size_t max_queued_bytes =
+      32ull * 1024 * 1024;  // unsent response bytes before a client counts as stuck
+  std::chrono::seconds read_timeout{
+      30};  // to receive a whole request (and between keep-alive requests)
+  std::chrono::seconds write_timeout{60};  // for one write to make progress
+  std::chrono::seconds drain_timeout{
+      10};  // SIGINT/SIGTERM: running requests may finish within this
 };
 
 }  // namespace pagoda::server

@@ -1,8 +1,8 @@
 #include "server/server.h"
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <csignal>
 #include <vector>
 
@@ -28,7 +28,8 @@ Server::~Server() = default;
 Expected<void> Server::listen() {
   boost::system::error_code ec;
   const auto address = net::ip::make_address(options_.host, ec);
-  if (ec) return Error{fmt::format("--host '{}' is not an IP address: {}", options_.host, ec.message())};
+  if (ec)
+    return Error{fmt::format("--host '{}' is not an IP address: {}", options_.host, ec.message())};
   const tcp::endpoint endpoint(address, options_.port);
   const std::string where = fmt::format("{}:{}", options_.host, options_.port);
   acceptor_.open(endpoint.protocol(), ec);
@@ -82,7 +83,9 @@ void Server::remove_session(HttpSession* s) {
   maybe_stop();
 }
 
-void Server::add_job(std::shared_ptr<GenerationJob> job) { jobs_.emplace(job.get(), std::move(job)); }
+void Server::add_job(std::shared_ptr<GenerationJob> job) {
+  jobs_.emplace(job.get(), std::move(job));
+}
 
 void Server::remove_job(GenerationJob* job) {
   // Keep the job alive until this call returns (the caller is usually the job itself).
@@ -123,7 +126,8 @@ void Server::begin_shutdown() {
   drain_timer_.expires_after(options_.drain_timeout);
   drain_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    if (!jobs_.empty()) log::info("server: drain time-out: aborting {} running requests", jobs_.size());
+    if (!jobs_.empty())
+      log::info("server: drain time-out: aborting {} running requests", jobs_.size());
     abort_jobs();
     // Connections get a few more seconds to take their last bytes.
     drain_timer_.expires_after(std::chrono::seconds(5));

@@ -7,7 +7,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <memory>
 #include <random>
 #include <string>
@@ -51,7 +50,8 @@ class Server {
   std::string next_id(const char* prefix);
 
   // SIGINT/SIGTERM: stop accepting, let running requests finish within the drain time-out
-  // (then abort them), stop the io_context when the last connection closes. A second call aborts now.
+  // (then abort them), stop the io_context when the last connection closes. A second call aborts
+  // now.
   void begin_shutdown();
   // Stops the io_context with `exit_code` (e.g. the model failed to load).
   void stop(int exit_code);
