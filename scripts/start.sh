@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One command for a newcomer: installs what is missing, builds, and runs pagoda's
-# main job. Until the server lands that is `pagoda run` on a model: the one given
-# with -m / PAGODA_MODEL, else the demo model (random weights: its text is noise).
-#   ./scripts/start.sh                    # demo model, default prompt
-#   ./scripts/start.sh -m model.gguf -p "Once upon a time" -n 64
+# One command for a newcomer: installs what is missing, builds, and starts the
+# OpenAI-compatible server `pagoda serve` on 127.0.0.1:8000 (PAGODA_PORT to
+# change it). Without -m / PAGODA_MODEL it serves the demo model, written on
+# first use (random weights: its text is noise). Extra arguments go to `serve`.
+#   ./scripts/start.sh                              # demo model
+#   ./scripts/start.sh -m model.gguf --api-key s3cret --max-model-len 8192
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -11,16 +12,8 @@ cd "$(dirname "$0")/.."
 
 args=("$@")
 have_model=0
-for a in "${args[@]}"; do [[ "$a" == "-m" || "$a" == "--model" ]] && have_model=1; done
-if [[ $have_model -eq 0 ]]; then
-  model=${PAGODA_MODEL:-models/demo.gguf}
-  if [[ ! -f "$model" ]]; then
-    mkdir -p "$(dirname "$model")"
-    ./build/pagoda make-model -o "$model"
-  fi
-  args=(-m "$model" "${args[@]}")
+for a in "${args[@]}"; do [[ "$a" == "-m" || "$a" == "--model" || "$a" == *.gguf ]] && have_model=1; done
+if [[ $have_model -eq 0 && -n "${PAGODA_MODEL:-}" ]]; then
+  args=(-m "$PAGODA_MODEL" "${args[@]}")
 fi
-have_prompt=0
-for a in "${args[@]}"; do [[ "$a" == "-p" || "$a" == "--prompt" || "$a" == "--chat" ]] && have_prompt=1; done
-[[ $have_prompt -eq 0 ]] && args+=(-p "Once upon a time" -n 64)
-exec ./build/pagoda run "${args[@]}"
+exec ./build/pagoda serve "${args[@]}"
