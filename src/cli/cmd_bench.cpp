@@ -95,14 +95,7 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("-o,--output", output, "md or json")->check(CLI::IsMember({"md", "json"}))->capture_default_str();
   app.add_option("--max-model-len", eo.max_model_len, "context per sequence (default: prompt + generated tokens)");
   add_engine_options(app, eo);
-  try {
-    std::vector<std::string> args = normalize_llama_flags(argc, argv);
-    std::vector<char*> argv2;
-    for (auto& a : args) argv2.push_back(a.data());
-    app.parse(static_cast<int>(argv2.size()), argv2.data());
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
   auto fail = [](const std::string& m) {
     fmt::print(stderr, "pagoda bench: {}\n", m);
     return 1;

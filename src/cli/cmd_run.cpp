@@ -329,14 +329,7 @@ int cmd_run(int argc, char** argv) {
   app.add_flag("--ignore-eos", opt.sampling.ignore_eos, "do not stop at end-of-generation tokens");
   app.add_option("--stop", stop, "stop string (repeatable); it is not printed");
   app.add_flag("--no-display-prompt", opt.no_display_prompt, "do not echo the prompt");
-  try {
-    std::vector<std::string> args = normalize_llama_flags(argc, argv);
-    std::vector<char*> argv2;
-    for (auto& a : args) argv2.push_back(a.data());
-    app.parse(static_cast<int>(argv2.size()), argv2.data());
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
   if (opt.seed >= 0) opt.sampling.seed = static_cast<uint64_t>(opt.seed);
   opt.sampling.stop = stop;
   // max_tokens is set per turn from -n and the room left; validate the rest now.

@@ -169,14 +169,7 @@ int cmd_serve(int argc, char** argv) {
                  "seconds running requests may take to finish on SIGINT/SIGTERM")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
-  try {
-    std::vector<std::string> args = normalize_llama_flags(argc, argv);
-    std::vector<char*> argv2;
-    for (auto& a : args) argv2.push_back(a.data());
-    app.parse(static_cast<int>(argv2.size()), argv2.data());
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
   opt.server.drain_timeout = std::chrono::seconds(drain_s);
   if (!opt.model_flag.empty()) {
     if (!opt.model_path.empty() && opt.model_path != opt.model_flag) {

@@ -34,6 +34,18 @@ std::vector<std::string> normalize_llama_flags(int argc, char** argv) {
   return args;
 }
 
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> args = normalize_llama_flags(argc, argv);
+  std::vector<char*> pointers;
+  for (auto& a : args) pointers.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(pointers.size()), pointers.data());
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return std::nullopt;
+}
+
 Expected<engine::EngineConfig> engine_config(const EngineOptions& opt) {
   engine::EngineConfig c;
   auto types = resolve_kv_types(opt.kv_types);

@@ -3,6 +3,7 @@
 // spellings (primary) and llama.cpp's where they exist.
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ void add_engine_options(CLI::App& app, EngineOptions& opt, bool with_threads = t
 // argv with llama.cpp's multi-letter short flags (-np, -ctk, -ctv), which
 // CLI11 cannot declare, rewritten to their long names.
 std::vector<std::string> normalize_llama_flags(int argc, char** argv);
+
+// Parses argv (after normalize_llama_flags) into `app`. Returns the exit
+// status when parsing ended the command (--help, or an error already printed),
+// nullopt when the command should go on.
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv);
 
 // Turns parsed options into an EngineConfig; errors name the bad flag and value.
 Expected<engine::EngineConfig> engine_config(const EngineOptions& opt);
