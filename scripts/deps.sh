@@ -13,6 +13,10 @@ PACKAGES=(
 if [[ "${1:-}" == "--ci" ]]; then
   PACKAGES+=(clang libclang-rt-14-dev)
 fi
+# The API tests (tests/api) run on Node with npm. A node from elsewhere (e.g. nodesource's
+# nodejs, which bundles npm and conflicts with Debian's npm package) is kept as it is.
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

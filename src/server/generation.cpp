@@ -208,7 +208,9 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
   auto submitted = job->submit(std::move(requests));
   if (!submitted) {
     ApiError e = submitted.error();
-    if (!e.param && e.code) e.param = kind == ApiKind::chat ? "messages" : "prompt";
+    // Errors about the prompt (too long, empty, a token id outside the vocabulary) name it.
+    if (!e.param && (e.code || e.message.find("prompt") != std::string::npos))
+      e.param = kind == ApiKind::chat ? "messages" : "prompt";
     return session->respond(error_response(e));
   }
   server.add_job(job);

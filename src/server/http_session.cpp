@@ -19,6 +19,8 @@ namespace {
 
 constexpr size_t kWatchChunk = 4096;
 constexpr size_t kMaxPipelined = 64 * 1024;  // bytes of a next request buffered while one runs
+constexpr size_t kLingerChunk = 64 * 1024;
+constexpr auto kLingerTime = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -106,6 +108,7 @@ void HttpSession::on_read_error(beast::error_code ec) {
   if (method_ == "-") start_ = std::chrono::steady_clock::now();
   if (ec == http::error::body_limit) {
     keep_alive_ = false;
+    linger_ = true;
     phase_ = Phase::handling;
     ApiError e =
         bad_request(fmt::format("the request body exceeds {} bytes", server_.options().body_limit));
@@ -115,6 +118,7 @@ void HttpSession::on_read_error(beast::error_code ec) {
   }
   if (ec == http::error::header_limit) {
     keep_alive_ = false;
+    linger_ = true;
     phase_ = Phase::handling;
     ApiError e = bad_request(
         fmt::format("the request headers exceed {} bytes", server_.options().header_limit));
@@ -129,6 +133,7 @@ void HttpSession::on_read_error(beast::error_code ec) {
   }
   // A malformed request line, header or chunk encoding.
   keep_alive_ = false;
+  linger_ = true;
   phase_ = Phase::handling;
   respond(error_response(bad_request("malformed HTTP request: " + ec.message())));
 }
@@ -241,6 +246,10 @@ void HttpSession::finish_response() {
   if (!keep_alive_ || server_.draining()) {
     beast::error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    if (linger_ && !watching_) {
+      stream_.expires_after(kLingerTime);
+      return linger();
+    }
     return close();
   }
   if (watching_) {
@@ -251,6 +260,21 @@ void HttpSession::finish_response() {
     return;
   }
   do_read();
+}
+
+// The response to a request that was not read to its end (413, 431, a malformed request) is
+// out and the write side shut: read and drop what the client still sends until it closes or
+// kLingerTime passes. Closing with unread bytes would reset the connection, which can destroy
+// the response before the client reads it (RFC 9112 section 9.6).
+void HttpSession::linger() {
+  if (closed_) return;
+  phase_ = Phase::lingering;
+  buffer_.consume(buffer_.size());
+  stream_.async_read_some(buffer_.prepare(kLingerChunk),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->close();
+                            self->linger();
+                          });
 }
 
 void HttpSession::start_watch() {

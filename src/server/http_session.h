@@ -59,11 +59,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Closes the connection now; a pending on_gone runs.
   void close();
   // True while waiting for a request (nothing in flight): safe to close on shutdown.
-  bool idle() const { return phase_ == Phase::reading; }
+  bool idle() const { return phase_ == Phase::reading || phase_ == Phase::lingering; }
   bool closed() const { return closed_; }
 
  private:
-  enum class Phase { reading, handling, done };
+  enum class Phase { reading, handling, done, lingering };
   void do_read();
   void on_header(boost::beast::error_code ec);
   void on_body(boost::beast::error_code ec);
@@ -76,6 +76,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_watch(boost::beast::error_code ec, size_t n);
   void gone();
   void log_access();
+  void linger();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -88,6 +89,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string method_ = "-", target_ = "-";
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool linger_ = false;  // the request was not read to its end: drain before closing
   unsigned status_ = 0;
   std::chrono::steady_clock::time_point start_;
   int64_t n_prompt_ = -1, n_completion_ = -1, n_cached_ = -1;
