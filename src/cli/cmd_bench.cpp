@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "cli/bench_serve/bench_serve.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "engine/engine.h"
@@ -81,7 +82,10 @@ Expected<double> run_batch(engine::Engine& engine, std::mt19937& rng, int n_voca
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
+  // `pagoda bench serve ...`: the serving benchmark (a client, no model loaded here).
+  if (argc > 1 && std::string(argv[1]) == "serve") return cmd_bench_serve(argc - 1, argv + 1);
   CLI::App app{"Prompt and decode throughput through the engine (llama-bench's output shapes)"};
+  app.footer("'pagoda bench serve --help': load-test an OpenAI-compatible server instead.");
   std::string model_path, parallel_text = "1", output = "md";
   int n_prompt = 512, n_gen = 128, reps = 3;
   EngineOptions eo;
