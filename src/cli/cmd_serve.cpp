@@ -28,6 +28,7 @@
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "quant/mix.h"
+#include "server/generation_config.h"
 #include "server/server.h"
 #include "tokenizer/tokenizer.h"
 
@@ -43,6 +44,7 @@ struct ServeOptions {
   std::vector<std::string> served_names;
   std::string api_key_file;
   std::string chat_template_file;
+  std::string generation_config = "auto";  // auto | vllm | generation_config.json
   int port = -1;
   EngineOptions engine;
   server::ServerOptions server;
@@ -126,6 +128,13 @@ Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt) {
   }
   if (b->tok->bos() >= 0) s.bos_text = std::string(b->tok->token_text(b->tok->bos()));
   if (b->tok->eos() >= 0) s.eos_text = std::string(b->tok->token_text(b->tok->eos()));
+  auto defaults = server::load_generation_defaults(opt.generation_config, &b->model->file());
+  if (!defaults) return defaults.error();
+  s.defaults = defaults->params;
+  if (defaults->summary.empty())
+    log::info("serve: sampling defaults: {}", defaults->source);
+  else
+    log::info("serve: sampling defaults from {}: {}", defaults->source, defaults->summary);
   s.max_model_len = b->engine->pool_plan().max_model_len;
   s.n_vocab = b->model->n_vocab();
   s.created = std::chrono::duration_cast<std::chrono::seconds>(
@@ -158,6 +167,10 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--chat-template", opt.chat_template_file,
                  "Jinja chat template file (default: the GGUF's)");
   add_engine_options(app, opt.engine);
+  app.add_option("--generation-config", opt.generation_config,
+                 "sampling defaults for fields a request leaves out: auto (the GGUF's general.sampling.* "
+                 "recommendation, if any), vllm (OpenAI's defaults), or a generation_config.json file/folder")
+      ->capture_default_str();
   app.add_option("--parallel", opt.engine.max_num_seqs, "alias of --max-num-seqs")
       ->check(CLI::Range(1, 65536));
   app.add_option("--max-waiting", opt.server.max_waiting,

@@ -146,7 +146,8 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
   ServedModel& model = *server.model();
   auto json = parse_json_body(body);
   if (!json) return session->respond(error_response(json.error()));
-  auto parsed = kind == ApiKind::chat ? parse_chat_request(*json) : parse_completion_request(*json);
+  auto parsed = kind == ApiKind::chat ? parse_chat_request(*json, model.defaults)
+                                      : parse_completion_request(*json, model.defaults);
   if (!parsed) return session->respond(error_response(parsed.error()));
   OpenAiRequest& r = *parsed;
   if (!r.model.empty() && !serves(model, r.model)) {

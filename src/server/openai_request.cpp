@@ -248,11 +248,12 @@ ApiResult<nlohmann::ordered_json> parse_json_body(std::string_view body) {
   return j;
 }
 
-ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body) {
+ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body,
+                                            const sampling::SamplingParams& defaults) {
   return guarded([&] {
     OpenAiRequest r;
     r.kind = ApiKind::chat;
-    r.params = openai_default_params();
+    r.params = defaults;
     auto messages = body.find("messages");
     if (messages == body.end()) fail("'messages' is required", "messages");
     check_messages(*messages);
@@ -275,11 +276,12 @@ ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body) 
   });
 }
 
-ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& body) {
+ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& body,
+                                                  const sampling::SamplingParams& defaults) {
   return guarded([&] {
     OpenAiRequest r;
     r.kind = ApiKind::completion;
-    r.params = openai_default_params();
+    r.params = defaults;
     const Json* prompt = field(body, "prompt");
     if (!prompt) fail("'prompt' is required", "prompt");
     const char* shape = "'prompt' must be a string, a list of token ids, or a list of either";

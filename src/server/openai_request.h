@@ -57,9 +57,12 @@ sampling::SamplingParams openai_default_params();
 ApiResult<nlohmann::ordered_json> parse_json_body(std::string_view body);
 
 // Validates a /v1/chat/completions body (unknown fields ignored); 400 naming the parameter.
-ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body);
+// Fields the body leaves out take their value from `defaults` (see --generation-config).
+ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body,
+                                            const sampling::SamplingParams& defaults = openai_default_params());
 // Validates a /v1/completions body (unknown fields ignored); 400 naming the parameter.
-ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& body);
+ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& body,
+                                                  const sampling::SamplingParams& defaults = openai_default_params());
 
 // Turns an engine validation message (e.g. "top_p must be in (0, 1], got 2")
 // into a 400 whose param is the field the message starts with, and whose code

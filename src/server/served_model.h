@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "sampling/sampling_params.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pagoda::server {
@@ -22,6 +23,7 @@ struct ServedModel {
   int max_model_len = 0;
   int n_vocab = 0;
   int64_t created = 0;  // Unix seconds when loaded
+  sampling::SamplingParams defaults;  // for fields a request leaves out (--generation-config)
 };
 
 struct ServerOptions {

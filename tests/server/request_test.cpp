@@ -1,6 +1,12 @@
 // OpenAI request parsing: defaults, every field's validation, prompt shapes.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "server/generation_config.h"
 #include "server/openai_request.h"
 
 namespace pagoda::server {
@@ -246,6 +252,51 @@ TEST(OpenAiRequest, ErrorJsonShape) {
   EXPECT_EQ(j["error"]["type"], "invalid_request_error");
   EXPECT_EQ(j["error"]["param"], "top_p");
   EXPECT_TRUE(j["error"]["code"].is_null());
+}
+
+}  // namespace
+}  // namespace pagoda::server
+
+namespace pagoda::server {
+namespace {
+
+// --generation-config: defaults come from a generation_config.json; request fields still win.
+TEST(GenerationConfig, FileDefaultsApplyAndRequestFieldsWin) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pagoda_gencfg_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir / "generation_config.json") << R"({"temperature": 0.6, "top_p": 0.9, "top_k": 20, "repetition_penalty": 1.05})";
+  }
+  auto d = load_generation_defaults(dir.string(), nullptr);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_FLOAT_EQ(d->params.temperature, 0.6f);
+  EXPECT_FLOAT_EQ(d->params.top_p, 0.9f);
+  EXPECT_EQ(d->params.top_k, 20);
+  EXPECT_FLOAT_EQ(d->params.repetition_penalty, 1.05f);
+  EXPECT_EQ(d->params.min_p, 0.0f);  // not given: OpenAI's default
+  auto req = parse_chat_request(nlohmann::ordered_json::parse(R"({"messages": [{"role": "user", "content": "x"}], "top_k": 5})"),
+                                d->params);
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(req->params.top_k, 5);
+  EXPECT_FLOAT_EQ(req->params.temperature, 0.6f);
+  {
+    std::ofstream(dir / "generation_config.json") << R"({"top_p": 3.0})";
+  }
+  auto bad = load_generation_defaults(dir.string(), nullptr);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("top_p"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(load_generation_defaults((dir / "absent.json").string(), nullptr).ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(GenerationConfig, VllmAndAutoWithoutRecommendationAreOpenAiDefaults) {
+  for (const char* mode : {"vllm", "auto"}) {
+    auto d = load_generation_defaults(mode, nullptr);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->params.temperature, 1.0f);
+    EXPECT_EQ(d->params.top_k, 0);
+    EXPECT_EQ(d->summary, "");
+  }
 }
 
 }  // namespace
