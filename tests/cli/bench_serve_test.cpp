@@ -209,6 +209,18 @@ TEST(BenchServeStream, FailuresAreRecorded) {
   StreamAccumulator empty;
   EXPECT_TRUE(empty.on_event("[DONE]", 0.1));
   EXPECT_EQ(empty.finish(0.2, 1).error, "no content in the stream");
+
+  // Tokens with empty text (special tokens, random weights) still finish: the
+  // finishing chunk stands for the first token.
+  StreamAccumulator silent;
+  EXPECT_TRUE(silent.on_event(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})", 0.1));
+  EXPECT_TRUE(silent.on_event(R"({"choices":[{"index":0,"delta":{},"finish_reason":"length"}]})", 0.3));
+  EXPECT_TRUE(silent.on_event(R"({"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":8}})", 0.31));
+  EXPECT_TRUE(silent.on_event("[DONE]", 0.32));
+  const auto r = silent.finish(0.4, -1);
+  EXPECT_EQ(r.error, "");
+  EXPECT_DOUBLE_EQ(r.ttft_s, 0.3);
+  EXPECT_EQ(r.output_tokens, 8);
 }
 
 // ---- inputs -----------------------------------------------------------------

@@ -113,6 +113,7 @@ class StreamAccumulator {
       if (auto p = u->find("prompt_tokens"); p != u->end() && p->is_number_integer())
         usage_prompt_ = p->get<int64_t>();
     }
+    if (finish_s_ < 0 && has_finish_reason(j)) finish_s_ = t_s;
     if (has_content(j)) {
       if (chunks_ == 0)
         ttft_s_ = t_s;
@@ -128,7 +129,10 @@ class StreamAccumulator {
   RequestResult finish(double e2e_s, int64_t prompt_tokens, std::string transport_error = {}) const {
     RequestResult r;
     r.e2e_s = e2e_s;
-    r.ttft_s = ttft_s_;
+    // Tokens whose text is empty (special or incomplete bytes, as random-weight
+    // models produce) still finish the request: time to first token is then the
+    // finishing chunk's.
+    r.ttft_s = chunks_ == 0 && finish_s_ >= 0 ? finish_s_ : ttft_s_;
     r.itl_s = itl_s_;
     r.prompt_tokens = prompt_tokens >= 0 ? prompt_tokens : std::max<int64_t>(usage_prompt_, 0);
     r.output_tokens = usage_completion_ >= 0 ? usage_completion_ : chunks_;
@@ -138,7 +142,7 @@ class StreamAccumulator {
       r.error = transport_error;
     else if (!done_)
       r.error = "stream ended without data: [DONE]";
-    else if (chunks_ == 0)
+    else if (chunks_ == 0 && finish_s_ < 0)
       r.error = "no content in the stream";
     r.success = r.error.empty();
     return r;
@@ -168,10 +172,19 @@ class StreamAccumulator {
     return false;
   }
 
+  // Whether the chunk's first choice carries a finish_reason.
+  static bool has_finish_reason(const nlohmann::json& j) {
+    auto choices = j.find("choices");
+    if (choices == j.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object()) return false;
+    auto f = (*choices)[0].find("finish_reason");
+    return f != (*choices)[0].end() && f->is_string();
+  }
+
   std::string error_;
   bool done_ = false;
   int64_t chunks_ = 0;
   double ttft_s_ = 0, last_s_ = 0;
+  double finish_s_ = -1;  // when the first finish_reason arrived
   std::vector<double> itl_s_;
   int64_t usage_completion_ = -1, usage_prompt_ = -1;
 };
