@@ -18,6 +18,7 @@
 #include "cli/bench_serve/sse.h"
 #include "cli/bench_serve/stats.h"
 #include "common/run_binary.h"
+#include "common/serve_process.h"
 #include "server/http_client.h"
 
 namespace pagoda::cli::bench_serve {
@@ -301,55 +302,6 @@ TEST(BenchServeInputs, PoissonArrivals) {
 
 // ---- end to end -------------------------------------------------------------
 
-// `pagoda serve` as a child process on a free port.
-class Server {
- public:
-  bool start(const std::vector<std::string>& args, const fs::path& log) {
-    log_ = log;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (std::FILE* f = std::fopen(log.c_str(), "w")) {
-        ::dup2(::fileno(f), 1);
-        ::dup2(::fileno(f), 2);
-      }
-      std::vector<std::string> all = {PAGODA_BINARY, "serve"};
-      all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(PAGODA_BINARY, argv.data());
-      ::_exit(127);
-    }
-    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-         std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(std::chrono::milliseconds(25))) {
-      std::smatch m;
-      const std::string text = test::read_file_bytes(log_);
-      if (port_ == 0 && std::regex_search(text, m, listening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
-      if (port_ != 0 && test::http_call(port_, test::http::verb::get, "/health").status == 200) return true;
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-    }
-    return false;
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  uint16_t port() const { return port_; }
-  std::string log() const { return test::read_file_bytes(log_); }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  fs::path log_;
-};
-
 class BenchServeE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -357,7 +309,7 @@ class BenchServeE2E : public ::testing::Test {
     fs::create_directories(dir_);
     const auto made = test::run_pagoda("make-model -t 2 -o '" + (dir_ / "demo.gguf").string() + "'");
     ASSERT_EQ(made.status, 0) << made.err;
-    server_ = new Server;
+    server_ = new test::ServeProcess;
     ASSERT_TRUE(server_->start({(dir_ / "demo.gguf").string(), "--port", "0", "--api-key", "sekret", "-t", "2",
                                 "--max-model-len", "512", "--kv-cache-memory", "32MiB", "--max-num-seqs", "8",
                                 "--served-model-name", "demo"},
@@ -399,10 +351,10 @@ class BenchServeE2E : public ::testing::Test {
   }
 
   static fs::path dir_;
-  static Server* server_;
+  static test::ServeProcess* server_;
 };
 fs::path BenchServeE2E::dir_;
-Server* BenchServeE2E::server_ = nullptr;
+test::ServeProcess* BenchServeE2E::server_ = nullptr;
 
 TEST_F(BenchServeE2E, ConcurrencyRunHasExactLengths) {
   test::CommandResult r;
