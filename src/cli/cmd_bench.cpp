@@ -52,7 +52,11 @@ std::vector<int> parse_list(const std::string& text) {
   std::vector<int> out;
   std::stringstream in(text);
   std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    out.push_back(std::stoi(item, &used));
+    if (used != item.size()) throw std::invalid_argument(item);  // "4x" is not a number
+  }
   return out;
 }
 

@@ -97,9 +97,8 @@ struct TurnStats {
 
 // Submits prompt_ids to the engine and streams the generated text until a stop condition,
 // writing emitted text to `out` (when given) and trace steps to `trace` (when given).
-Expected<TurnStats> generate(Session& session, const tokenizer::Tokenizer& tok, const RunOptions& opt,
+Expected<TurnStats> generate(Session& session, const RunOptions& opt,
                              std::span<const int32_t> prompt_ids, TextOut* out, nlohmann::json* trace) {
-  (void)tok;
   TurnStats stats;
   const int n_prompt = static_cast<int>(prompt_ids.size());
   if (n_prompt == 0) return Error{"nothing to evaluate: the prompt has no tokens"};
@@ -152,7 +151,7 @@ void print_timings(const TurnStats& total, const TextOut& out) {
 
 // Runs one prompt: either streams its text to `out` or, with --trace-json, prints one JSON object
 // with the prompt ids and each step's choice and top-5 logits. Adds the turn's counts to `total`.
-Expected<std::string> run_turn(Session& session, const tokenizer::Tokenizer& tok, const RunOptions& opt,
+Expected<std::string> run_turn(Session& session, const RunOptions& opt,
                                const std::string& prompt_text, std::span<const int32_t> prompt_ids, TextOut& out,
                                TurnStats& total) {
   nlohmann::json trace;
@@ -163,7 +162,7 @@ Expected<std::string> run_turn(Session& session, const tokenizer::Tokenizer& tok
              {"prompt_ids", prompt_ids},
              {"steps", nlohmann::json::array()}};
   }
-  auto stats = generate(session, tok, opt, prompt_ids, opt.trace_json ? nullptr : &out,
+  auto stats = generate(session, opt, prompt_ids, opt.trace_json ? nullptr : &out,
                         opt.trace_json ? &trace : nullptr);
   if (!stats) return stats.error();
   if (opt.trace_json) out.write(trace.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
@@ -185,7 +184,7 @@ Expected<void> run_completion(Session& session, const tokenizer::Tokenizer& tok,
     if (!shown.empty() && shown.front() == tok.bos()) shown = shown.subspan(1);
     out.write(tok.decode(shown, /*render_special=*/false));
   }
-  auto text = run_turn(session, tok, opt, opt.prompt, prompt_ids, out, total);
+  auto text = run_turn(session, opt, opt.prompt, prompt_ids, out, total);
   if (!text) return text.error();
   // Like llama.cpp, end the output with a line break.
   if (!out.ends_with_newline()) out.write("\n");
@@ -216,7 +215,7 @@ class Chat {
     // Templates that write the BOS text themselves must not get a second BOS from the vocab.
     const bool has_bos = !bos_text_.empty() && rendered->starts_with(bos_text_);
     const std::vector<int32_t> ids = tok_.encode(*rendered, /*add_special=*/!has_bos, /*parse_special=*/true);
-    auto reply = run_turn(session, tok_, opt, *rendered, ids, out, total);
+    auto reply = run_turn(session, opt, *rendered, ids, out, total);
     if (!reply) {
       messages_.erase(messages_.size() - 1);
       return reply.error();

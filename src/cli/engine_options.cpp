@@ -62,7 +62,6 @@ Expected<engine::EngineConfig> engine_config(const EngineOptions& opt) {
   c.max_num_batched_tokens = opt.max_num_batched_tokens;
   c.max_model_len = opt.max_model_len;
   c.prefix_caching = !opt.no_prefix_caching;
-  c.threads = opt.threads;
   return c;
 }
 

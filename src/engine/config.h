@@ -20,7 +20,6 @@ struct EngineConfig {
   bool prefix_caching = true;
   KvType k_type = KvType::f16;              // K cache element type
   KvType v_type = KvType::f16;              // V cache element type
-  int threads = 0;                          // 0: all cores
 };
 
 // Share of the memory left after the weights that the KV pool takes by default:
