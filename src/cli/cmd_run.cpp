@@ -3,6 +3,7 @@
 //
 // The prompt is evaluated in chunks of --batch-size, then one token per step. A Session keeps
 // the ids whose K/V are cached, so a chat turn re-evaluates only what its rendering adds.
+// --grammar-file (GBNF) / --json-schema constrain every turn's output (src/grammar).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "gguf/gguf.h"
 #include "cli/engine_options.h"
 #include "engine/engine.h"
+#include "grammar/grammar.h"
 #include "model/model.h"
 #include "sampling/logit_ops.h"
 #include "sampling/sampler.h"
@@ -54,6 +56,7 @@ struct RunOptions {
   bool trace_json = false;
   bool no_display_prompt = false;
   sampling::SamplingParams sampling;
+  std::shared_ptr<const grammar::Grammar> grammar;  // --grammar-file / --json-schema; null: free text
 };
 
 constexpr int kDefaultCtx = 4096;
@@ -114,6 +117,7 @@ Expected<TurnStats> generate(Session& session, const RunOptions& opt,
   request.params = opt.sampling;
   request.params.max_tokens = opt.n_predict > 0 ? std::min(opt.n_predict, room) : room;
   if (trace) request.top_logits = 5;
+  request.grammar = opt.grammar;
   auto stream = session.engine().submit(std::move(request));
   if (!stream) return stream.error();
   const auto start = Clock::now();
@@ -273,6 +277,30 @@ Expected<void> run_chat(Session& session, const model::Model& model, const token
   return {};
 }
 
+// --grammar-file (GBNF) or --json-schema (a JSON Schema file, key order kept) -> the grammar.
+Expected<std::shared_ptr<const grammar::Grammar>> load_grammar(const std::string& gbnf_file,
+                                                               const std::string& schema_file) {
+  const std::string& file = gbnf_file.empty() ? schema_file : gbnf_file;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error{fmt::format("cannot read '{}'", file)};
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!gbnf_file.empty()) {
+    auto g = grammar::Grammar::from_gbnf(text.str());
+    if (!g) return Error{fmt::format("--grammar-file {}: {}", file, g.error().message)};
+    return *g;
+  }
+  nlohmann::ordered_json schema;
+  try {
+    schema = nlohmann::ordered_json::parse(text.str());
+  } catch (const std::exception& e) {
+    return Error{fmt::format("--json-schema {}: not JSON: {}", file, e.what())};
+  }
+  auto g = grammar::Grammar::from_json_schema_ordered(schema);
+  if (!g) return Error{fmt::format("--json-schema {}: {}", file, g.error().message)};
+  return *g;
+}
+
 struct Loaded {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
@@ -296,6 +324,7 @@ int cmd_run(int argc, char** argv) {
   RunOptions opt;
   opt.sampling.penalty_last_n = 64;
   std::vector<std::string> stop;
+  std::string grammar_file, schema_file;
   app.add_option("-m,--model", opt.model_path, "GGUF model")->required();
   app.add_option("-p,--prompt", opt.prompt, "prompt text (in --chat mode: the first user message)");
   app.add_option("-n,--n-predict", opt.n_predict, "tokens to generate (-1: until end of generation)")
@@ -328,6 +357,10 @@ int cmd_run(int argc, char** argv) {
   app.add_flag("--ignore-eos", opt.sampling.ignore_eos, "do not stop at end-of-generation tokens");
   app.add_option("--stop", stop, "stop string (repeatable); it is not printed");
   app.add_flag("--no-display-prompt", opt.no_display_prompt, "do not echo the prompt");
+  auto* grammar_opt =
+      app.add_option("--grammar-file", grammar_file, "constrain the output to this GBNF grammar (llama.cpp syntax)");
+  app.add_option("--json-schema", schema_file, "constrain the output to JSON valid against this JSON Schema file")
+      ->excludes(grammar_opt);
   if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
   if (opt.seed >= 0) opt.sampling.seed = static_cast<uint64_t>(opt.seed);
   opt.sampling.stop = stop;
@@ -340,6 +373,14 @@ int cmd_run(int argc, char** argv) {
   if (!opt.chat && opt.prompt.empty()) {
     fmt::print(stderr, "pagoda run: --prompt is required (or use --chat)\n");
     return 2;
+  }
+  if (!grammar_file.empty() || !schema_file.empty()) {
+    auto g = load_grammar(grammar_file, schema_file);
+    if (!g) {
+      fmt::print(stderr, "pagoda run: {}\n", g.error().message);
+      return 2;
+    }
+    opt.grammar = *g;
   }
 
   auto loaded = load(opt);

@@ -2,6 +2,7 @@
 // model. The listening socket opens first; the model loads on a background
 // thread (writing the demo model when none is named) while /health answers 503.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,6 +22,7 @@
 #include "chat/chat_template.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/estimate/serve_log.h"
 #include "cli/make_model/demo_vocab.h"
 #include "cli/make_model/random_weights.h"
 #include "cli/make_model/shapes.h"
@@ -31,6 +33,7 @@
 #include "server/generation_config.h"
 #include "server/server.h"
 #include "tokenizer/tokenizer.h"
+#include "tools/tool_parser.h"
 
 namespace pagoda::cli {
 namespace {
@@ -108,6 +111,7 @@ Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt) {
   auto engine = engine::Engine::create(*b->model, *b->tok, *config, *b->pool);
   if (!engine) return engine.error();
   b->engine = std::move(*engine);
+  estimate::log_serve_memory(*b->model, *config, b->engine->pool_plan(), b->pool->size());
 
   server::ServedModel& s = b->served;
   s.engine = b->engine.get();
@@ -182,7 +186,17 @@ int cmd_serve(int argc, char** argv) {
                  "seconds running requests may take to finish on SIGINT/SIGTERM")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
+  app.add_flag("--enable-auto-tool-choice", opt.server.tools.enable_auto_tool_choice,
+               "let the model decide when to call tools (tool_choice \"auto\"); needs --tool-call-parser");
+  app.add_option("--tool-call-parser", opt.server.tools.parser,
+                 "how tool calls look in this model's output: " + fmt::format("{}", fmt::join(tools::parser_names(), ", ")))
+      ->check(CLI::IsMember(tools::parser_names()));
   if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
+  if (opt.server.tools.enable_auto_tool_choice && opt.server.tools.parser.empty()) {
+    fmt::print(stderr, "pagoda serve: --enable-auto-tool-choice needs --tool-call-parser ({})\n",
+               fmt::join(tools::parser_names(), ", "));
+    return 2;
+  }
   opt.server.drain_timeout = std::chrono::seconds(drain_s);
   if (!opt.model_flag.empty()) {
     if (!opt.model_path.empty() && opt.model_path != opt.model_flag) {

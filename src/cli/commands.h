@@ -13,5 +13,6 @@ int cmd_serve(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_estimate(int argc, char** argv);
 
 }  // namespace pagoda::cli

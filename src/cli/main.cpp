@@ -17,6 +17,7 @@ constexpr Command kCommands[] = {
     {"run", pagoda::cli::cmd_run, "generate text from a prompt (or chat) on a GGUF model"},
     {"serve", pagoda::cli::cmd_serve, "serve a model over an OpenAI-compatible HTTP API"},
     {"info", pagoda::cli::cmd_info, "describe a GGUF file: metadata, tensors, sizes"},
+    {"estimate", pagoda::cli::cmd_estimate, "memory a model needs (weights, KV cache, scratch) and what fits"},
     {"quantize", pagoda::cli::cmd_quantize, "convert a GGUF model to another weight type"},
     {"make-model", pagoda::cli::cmd_make_model, "write a demo or benchmark-shaped Llama GGUF"},
     {"tokenize", pagoda::cli::cmd_tokenize, "tokenize text with a model's vocabulary"},

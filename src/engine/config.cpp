@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "kv/paged_cache.h"
+
 namespace pagoda::engine {
 
 Expected<uint64_t> parse_memory_size(std::string_view text) {
@@ -76,25 +78,65 @@ int64_t PoolPlan::full_length_sequences() const {
   return per_seq > 0 ? n_blocks / per_seq : 0;
 }
 
+int64_t KvFootprint::blocks_for(int64_t tokens) const {
+  return tokens > 0 ? (tokens + block_size - 1) / block_size : 0;
+}
+
+uint64_t KvFootprint::bytes_for(int64_t tokens, int64_t n_seqs) const {
+  return static_cast<uint64_t>(blocks_for(tokens)) * static_cast<uint64_t>(std::max<int64_t>(n_seqs, 0)) *
+         bytes_per_block;
+}
+
+int64_t KvFootprint::max_tokens(uint64_t budget, int64_t n_seqs) const {
+  if (n_seqs <= 0 || bytes_per_block == 0) return 0;
+  const uint64_t blocks = budget / bytes_per_block / static_cast<uint64_t>(n_seqs);
+  return static_cast<int64_t>(std::min<uint64_t>(blocks, uint64_t{1} << 40)) * block_size;
+}
+
+int64_t KvFootprint::max_seqs(uint64_t budget, int64_t tokens) const {
+  const uint64_t per_seq = bytes_for(tokens, 1);
+  return per_seq > 0 ? static_cast<int64_t>(std::min<uint64_t>(budget / per_seq, uint64_t{1} << 40)) : 0;
+}
+
+KvFootprint kv_footprint(const kv::KvShape& shape, int block_size) {
+  KvFootprint f;
+  f.block_size = block_size;
+  f.bytes_per_token = (kv::k_row_bytes(shape) + kv::v_row_bytes(shape)) * static_cast<uint64_t>(shape.n_layer);
+  f.bytes_per_block = kv::PagedKvCache::bytes_per_block(shape, block_size);
+  return f;
+}
+
 Expected<PoolPlan> plan_pool(const EngineConfig& c, uint64_t bytes_per_token, int n_ctx_train,
                              uint64_t weights_bytes, uint64_t bytes_per_block) {
+  KvFootprint kv;
+  kv.bytes_per_token = bytes_per_token;
+  kv.block_size = c.block_size;
+  kv.bytes_per_block =
+      bytes_per_block > 0 ? bytes_per_block : bytes_per_token * static_cast<uint64_t>(std::max(c.block_size, 0));
+  return plan_pool(c, kv, n_ctx_train, weights_bytes);
+}
+
+Expected<PoolPlan> plan_pool(const EngineConfig& c, const KvFootprint& kv, int n_ctx_train,
+                             uint64_t weights_bytes) {
   if (c.block_size < 1 || c.block_size > 4096)
     return Error{fmt::format("--block-size must be in [1, 4096], got {}", c.block_size)};
   if (c.max_num_seqs < 1) return Error{fmt::format("--max-num-seqs must be at least 1, got {}", c.max_num_seqs)};
   if (c.max_num_batched_tokens < 1)
     return Error{fmt::format("--max-num-batched-tokens must be at least 1, got {}", c.max_num_batched_tokens)};
   if (c.max_model_len < 0) return Error{fmt::format("--max-model-len must be positive, got {}", c.max_model_len)};
-  if (bytes_per_token == 0) return Error{"kv cache: zero bytes per token"};
+  if (kv.bytes_per_token == 0) return Error{"kv cache: zero bytes per token"};
+  if (kv.block_size != c.block_size)
+    return Error{fmt::format("kv cache: footprint of {}-token blocks for --block-size {}", kv.block_size,
+                             c.block_size)};
   const int n_ctx = n_ctx_train > 0 ? n_ctx_train : 4096;
   if (c.max_model_len > n_ctx)
     return Error{fmt::format("--max-model-len {} exceeds the model's training context of {} tokens",
                              c.max_model_len, n_ctx)};
   PoolPlan p;
   p.block_size = c.block_size;
-  p.bytes_per_token = bytes_per_token;
+  p.bytes_per_token = kv.bytes_per_token;
+  p.bytes_per_block = kv.bytes_per_block;
   p.max_num_seqs = c.max_num_seqs;
-  const uint64_t block_bytes =
-      bytes_per_block > 0 ? bytes_per_block : bytes_per_token * static_cast<uint64_t>(c.block_size);
   uint64_t budget;
   if (c.kv_cache_memory) {
     budget = *c.kv_cache_memory;
@@ -104,17 +146,16 @@ Expected<PoolPlan> plan_pool(const EngineConfig& c, uint64_t bytes_per_token, in
     budget = static_cast<uint64_t>(static_cast<double>(left) * kDefaultKvShare);
     // Never more than max_num_seqs sequences of the longest length could use.
     const int len = c.max_model_len > 0 ? c.max_model_len : n_ctx;
-    const uint64_t most = static_cast<uint64_t>((len + c.block_size - 1) / c.block_size) *
-                          static_cast<uint64_t>(c.max_num_seqs) * block_bytes;
-    budget = std::min(budget, most);
+    budget = std::min(budget, kv.bytes_for(len, c.max_num_seqs));
   }
-  const uint64_t n_blocks = budget / block_bytes;
+  const uint64_t n_blocks = budget / kv.bytes_per_block;
   if (n_blocks == 0)
     return Error{fmt::format("kv cache memory of {} holds no block of {} tokens ({} per block)",
-                             format_bytes(budget), c.block_size, format_bytes(block_bytes))};
+                             format_bytes(budget), c.block_size, format_bytes(kv.bytes_per_block))};
   p.n_blocks = static_cast<int>(std::min<uint64_t>(n_blocks, 1u << 30));
-  p.bytes = static_cast<uint64_t>(p.n_blocks) * block_bytes;
-  const int64_t pool_tokens = static_cast<int64_t>(p.n_blocks) * c.block_size;
+  p.bytes = static_cast<uint64_t>(p.n_blocks) * kv.bytes_per_block;
+  // The longest single sequence the pool holds (the same arithmetic as `pagoda estimate`'s).
+  const int64_t pool_tokens = kv.max_tokens(p.bytes, 1);
   if (c.max_model_len > 0) {
     if (c.max_model_len > pool_tokens)
       return Error{fmt::format(

@@ -8,6 +8,7 @@
 
 #include "base/expected.h"
 #include "base/kv_type.h"
+#include "kv/kv_store.h"
 
 namespace pagoda::engine {
 
@@ -35,12 +36,37 @@ std::string format_bytes(uint64_t bytes);
 // MemAvailable from /proc/meminfo in bytes, or nullopt.
 std::optional<uint64_t> available_memory();
 
+// What a model's KV cache costs in the paged pool: the one arithmetic that
+// plan_pool (the server's pool) and the planner (`pagoda estimate`) both size
+// with, so an estimate is what the pool really takes.
+struct KvFootprint {
+  uint64_t bytes_per_token = 0;  // K+V rows of one position over all layers (quantized types' block scales included)
+  uint64_t bytes_per_block = 0;  // one block over all layers, each (layer, K|V) block rounded up to 64 bytes
+  int block_size = 0;            // tokens per block
+
+  // Blocks a sequence of `tokens` positions occupies (whole blocks; 0 for tokens <= 0).
+  int64_t blocks_for(int64_t tokens) const;
+  // Pool bytes that n_seqs sequences of `tokens` positions each occupy.
+  uint64_t bytes_for(int64_t tokens, int64_t n_seqs) const;
+  // The longest sequence (a whole number of blocks) of which n_seqs fit in `budget` bytes; 0 if none.
+  int64_t max_tokens(uint64_t budget, int64_t n_seqs) const;
+  // How many sequences of `tokens` positions fit in `budget` bytes.
+  int64_t max_seqs(uint64_t budget, int64_t tokens) const;
+};
+
+// The footprint of a paged cache of `shape` (n_seq and n_ctx are ignored) in
+// blocks of block_size tokens: kv/'s row sizes (kv_row_bytes) and
+// PagedKvCache::bytes_per_block, so it equals PagedKvCache::token_bytes() and
+// block_bytes() of such a cache. The shape must be valid (kv::validate_shape).
+KvFootprint kv_footprint(const kv::KvShape& shape, int block_size);
+
 // The pool an engine will build, and what it can hold.
 struct PoolPlan {
   int n_blocks = 0;
   int block_size = 0;
   uint64_t bytes = 0;           // KV bytes of the pool
   uint64_t bytes_per_token = 0; // K+V over all layers
+  uint64_t bytes_per_block = 0; // what one block really takes
   int max_model_len = 0;
   int max_num_seqs = 0;
   // How many max_model_len sequences fit at once.
@@ -57,5 +83,9 @@ struct PoolPlan {
 // block_size.
 Expected<PoolPlan> plan_pool(const EngineConfig& config, uint64_t bytes_per_token, int n_ctx_train,
                              uint64_t weights_bytes, uint64_t bytes_per_block = 0);
+// The same from a footprint (kv_footprint of the model's cache shape); its
+// block_size must be config.block_size.
+Expected<PoolPlan> plan_pool(const EngineConfig& config, const KvFootprint& kv, int n_ctx_train,
+                             uint64_t weights_bytes);
 
 }  // namespace pagoda::engine

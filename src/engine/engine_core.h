@@ -12,6 +12,7 @@
 // samples with its own RNG. Not thread-safe (see Engine for the threaded API).
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -23,6 +24,10 @@
 #include "kv/paged_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+
+namespace pagoda::grammar {
+class TokenVocabulary;
+}
 
 namespace pagoda::engine {
 
@@ -67,6 +72,10 @@ class EngineCore {
   Expected<void> run_plan(const StepPlan& plan);
   void sample_completed(const StepPlan& plan);
   void sample_one(Sequence& seq, std::span<const float> logits);
+  // The grammar-masked copy of a row (masked_), or nullopt when no token may follow.
+  std::optional<std::span<const float>> grammar_row(Sequence& seq, std::span<const float> logits);
+  // Ends a constrained sequence whose grammar is complete (or stuck): held-back text is released.
+  void finish_by_grammar(Sequence& seq);
   void finish_sequence(Sequence& seq, Finish why);
   void fail_request(Active& a, const std::string& message);
   void flush_outputs();
@@ -86,6 +95,10 @@ class EngineCore {
   model::Batch batch_;
   std::vector<float> logits_;      // [n_completing, n_vocab]
   std::vector<float> logprobs_;    // [n_vocab] scratch
+  // Constrained decoding: the vocabulary's token bytes, built on the first grammar request.
+  std::shared_ptr<const grammar::TokenVocabulary> grammar_vocab_;
+  std::vector<uint8_t> allowed_;  // [tokenizer n_vocab] grammar mask scratch
+  std::vector<float> masked_;     // [n_vocab] the row with disallowed tokens at -inf
   MetricsSnapshot metrics_;
 };
 

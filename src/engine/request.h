@@ -4,12 +4,17 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sampling/sampling_params.h"
+
+namespace pagoda::grammar {
+class Grammar;
+}
 
 namespace pagoda::engine {
 
@@ -24,6 +29,9 @@ struct GenerationRequest {
   int top_logprobs = -1;
   // > 0: each generated token also carries the k highest raw logits (for traces / debugging).
   int top_logits = 0;
+  // Constrained decoding: each sample only produces text of this grammar and stops (finish
+  // "stop", no EOG token) once the grammar is complete and nothing may follow. null: unconstrained.
+  std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 enum class Finish {

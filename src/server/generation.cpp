@@ -164,6 +164,9 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
     return session->respond(error_response(e));
   }
 
+  auto plan = plan_output(r.structured, server.options().tools);
+  if (!plan) return session->respond(error_response(plan.error()));
+
   std::vector<std::vector<int32_t>> prompts;
   ResponseMeta meta;
   meta.kind = kind;
@@ -190,6 +193,7 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
     g.params.max_tokens = r.max_tokens ? *r.max_tokens : std::max(room, 1);
     g.n = r.n;
     g.top_logprobs = r.logprobs;
+    g.grammar = plan->grammar;
     requests.push_back(std::move(g));
   }
 
@@ -201,6 +205,8 @@ void handle_generation(Server& server, std::shared_ptr<HttpSession> session, Api
   meta.n_prompts = static_cast<int>(requests.size());
   meta.logprobs = r.logprobs;
   meta.include_usage = r.include_usage;
+  meta.make_tool_parser = plan->make_parser;
+  meta.forced_function = plan->forced_function;
   const tokenizer::Tokenizer* tok = model.tok;
   ResponseBuilder builder(std::move(meta),
                           [tok](int32_t id) { return tok->token_to_piece(id, true); });

@@ -268,6 +268,7 @@ ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body,
     }
     if (auto v = boolean(body, "add_generation_prompt")) r.add_generation_prompt = *v;
     parse_common(body, r);
+    r.structured = parse_structured_request(body, /*chat=*/true);
     const bool logprobs = boolean(body, "logprobs").value_or(false);
     auto top = integer(body, "top_logprobs", 0, kMaxLogprobs);
     if (top && !logprobs) fail("'top_logprobs' needs 'logprobs': true", "top_logprobs");
@@ -307,6 +308,7 @@ ApiResult<OpenAiRequest> parse_completion_request(const nlohmann::ordered_json& 
     if (r.prompts.size() > 64) fail("'prompt' may hold at most 64 prompts", "prompt");
     if (auto v = boolean(body, "add_special_tokens")) r.add_special_tokens = *v;
     parse_common(body, r);
+    r.structured = parse_structured_request(body, /*chat=*/false);
     if (auto v = integer(body, "logprobs", 0, kMaxLogprobs)) r.logprobs = static_cast<int>(*v);
     if (auto v = boolean(body, "echo")) r.echo = *v;
     if (r.echo && r.logprobs >= 0)

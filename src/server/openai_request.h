@@ -12,6 +12,7 @@
 
 #include "sampling/sampling_params.h"
 #include "server/api_error.h"
+#include "server/structured_request.h"
 
 namespace pagoda::server {
 
@@ -41,6 +42,7 @@ struct OpenAiRequest {
   bool echo = false;           // completion: prepend the prompt
   int logprobs = -1;           // alternatives per token; -1: no logprobs
   std::string user;
+  StructuredRequest structured;  // tools, tool_choice, response_format, grammar
 };
 
 // Upper bounds the parser enforces before the engine sees a request.

@@ -36,6 +36,7 @@ ResponseBuilder::ResponseBuilder(ResponseMeta meta, PieceFn piece)
       prompts_(static_cast<size_t>(meta_.n_prompts)) {
   for (size_t i = 0; i < choices_.size(); ++i) {
     Choice& c = choices_[i];
+    if (meta_.kind == ApiKind::chat && meta_.make_tool_parser) c.parser = meta_.make_tool_parser();
     if (meta_.kind == ApiKind::completion && i / meta_.n < meta_.echo.size()) {
       c.text = meta_.echo[i / meta_.n];
       c.text_offset = static_cast<int64_t>(c.text.size());
@@ -138,6 +139,10 @@ std::vector<Json> ResponseBuilder::add(int prompt, const engine::RequestOutput& 
     Choice& c = choices_[index];
     c.text += d.text;
     Json lp = logprobs_of(c, d);
+    if (c.parser) {
+      add_parsed(chunks, index, c, d, std::move(lp));
+      continue;
+    }
     const bool has_logprobs = meta_.logprobs >= 0 && !d.tokens.empty();
     if (!d.text.empty() || has_logprobs) {
       Json choice;
@@ -166,6 +171,71 @@ std::vector<Json> ResponseBuilder::add(int prompt, const engine::RequestOutput& 
   return chunks;
 }
 
+void ResponseBuilder::add_parsed(std::vector<Json>& chunks, size_t index, Choice& c,
+                                 const engine::SequenceDelta& d, Json lp) {
+  tools::StreamDelta sd = c.parser->push(d.text);
+  if (d.finish != engine::Finish::none) {
+    tools::StreamDelta tail = c.parser->finish();
+    sd.content += tail.content;
+    for (auto& call : tail.calls) sd.calls.push_back(std::move(call));
+  }
+  auto emit = [&](Json delta, Json logprobs) {
+    Json choice;
+    choice["index"] = index;
+    choice["delta"] = std::move(delta);
+    choice["logprobs"] = std::move(logprobs);
+    choice["finish_reason"] = nullptr;
+    chunks.push_back(chunk(Json::array({std::move(choice)})));
+  };
+  const bool has_logprobs = meta_.logprobs >= 0 && !d.tokens.empty();
+  if (!sd.content.empty() || has_logprobs) emit({{"content", sd.content}}, std::move(lp));
+  if (!sd.calls.empty()) {
+    Json calls = Json::array();
+    for (const tools::ToolCallDelta& call : sd.calls) {
+      Json item;
+      item["index"] = call.index;
+      if (call.id) item["id"] = *call.id;
+      if (call.name) item["type"] = "function";
+      Json fn = Json::object();
+      if (call.name) fn["name"] = *call.name;
+      fn["arguments"] = call.arguments;
+      item["function"] = std::move(fn);
+      calls.push_back(std::move(item));
+    }
+    emit({{"tool_calls", std::move(calls)}}, nullptr);
+  }
+  if (d.finish != engine::Finish::none && c.finish.empty()) {
+    c.finish = finish_reason(d.finish);
+    if (c.finish == "stop" && c.parser->saw_calls() && !meta_.forced_function) c.finish = "tool_calls";
+    Json choice;
+    choice["index"] = index;
+    choice["delta"] = Json::object();
+    choice["logprobs"] = nullptr;
+    choice["finish_reason"] = c.finish;
+    chunks.push_back(chunk(Json::array({std::move(choice)})));
+  }
+}
+
+// The non-streamed assistant message; with a tool parser the whole text is parsed again, so
+// the answer does not depend on how the text arrived.
+Json ResponseBuilder::message_of(const Choice& c, std::string& finish) const {
+  Json message = {{"role", "assistant"}, {"content", c.text}};
+  if (!c.parser) return message;
+  const tools::ParsedOutput parsed = c.parser->parse(c.text);
+  if (parsed.calls.empty()) {
+    if (finish == "tool_calls") finish = "stop";
+    return message;
+  }
+  message["content"] = parsed.content ? Json(*parsed.content) : Json(nullptr);
+  Json calls = Json::array();
+  for (const tools::ToolCall& call : parsed.calls)
+    calls.push_back(
+        {{"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+  message["tool_calls"] = std::move(calls);
+  if (finish == "stop" && !meta_.forced_function) finish = "tool_calls";
+  return message;
+}
+
 Json ResponseBuilder::usage_json() const {
   const Usage u = usage();
   return {{"prompt_tokens", u.prompt_tokens},
@@ -186,12 +256,13 @@ Json ResponseBuilder::response() const {
     const Choice& c = choices_[i];
     Json choice;
     choice["index"] = i;
+    std::string finish = c.finish;
     if (meta_.kind == ApiKind::chat)
-      choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+      choice["message"] = message_of(c, finish);
     else
       choice["text"] = c.text;
     choice["logprobs"] = meta_.logprobs >= 0 ? c.logprobs : Json(nullptr);
-    choice["finish_reason"] = c.finish.empty() ? Json(nullptr) : Json(c.finish);
+    choice["finish_reason"] = finish.empty() ? Json(nullptr) : Json(finish);
     choices.push_back(std::move(choice));
   }
   j["choices"] = std::move(choices);

@@ -4,12 +4,14 @@
 // both APIs' shapes, usage, SSE framing. Pure: fed RequestOutputs, no I/O.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "engine/request.h"
 #include "server/openai_request.h"
+#include "tools/tool_parser.h"
 
 namespace pagoda::server {
 
@@ -24,6 +26,10 @@ struct ResponseMeta {
   int logprobs = -1;        // alternatives per token; -1: none
   bool include_usage = false;
   std::vector<std::string> echo;  // completion + echo: the text of each prompt
+  // Chat with tool calling: a fresh parser per choice splits the text into content and
+  // tool_calls; null when the request has no tools (or tool_choice "none").
+  std::function<std::unique_ptr<tools::ToolCallParser>()> make_tool_parser;
+  bool forced_function = false;  // named tool_choice: finish_reason "stop", not "tool_calls"
 };
 
 struct Usage {
@@ -64,6 +70,7 @@ class ResponseBuilder {
     std::string finish;               // "" while running
     nlohmann::ordered_json logprobs;  // chat: {"content": [...]}; completion: {tokens, ...}
     int64_t text_offset = 0;          // completion logprobs' running offset
+    std::shared_ptr<tools::ToolCallParser> parser;  // chat with tools; streaming state
   };
   struct PromptState {
     int n_prompt = 0, n_cached = 0, n_generated = 0;
@@ -74,6 +81,10 @@ class ResponseBuilder {
   nlohmann::ordered_json logprobs_of(Choice& c, const engine::SequenceDelta& d);
   nlohmann::ordered_json usage_json() const;
   nlohmann::ordered_json top_entry(int32_t id, float logprob) const;
+  // Streamed chat deltas of one engine delta through the choice's tool parser.
+  void add_parsed(std::vector<nlohmann::ordered_json>& chunks, size_t index, Choice& c,
+                  const engine::SequenceDelta& d, nlohmann::ordered_json logprobs);
+  nlohmann::ordered_json message_of(const Choice& c, std::string& finish) const;
 
   ResponseMeta meta_;
   PieceFn piece_;

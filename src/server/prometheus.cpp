@@ -80,6 +80,8 @@ std::string render_prometheus(const engine::MetricsSnapshot& m, const std::strin
   w.gauge("pagoda:kv_cache_usage_perc", "Share of KV blocks in use by running requests (0..1).",
           m.kv_usage());
   w.gauge("pagoda:kv_cache_blocks_total", "KV blocks in the pool.", m.kv_blocks_total);
+  w.gauge("pagoda:kv_cache_capacity_blocks", "KV blocks the pool was sized to hold (pagoda estimate's arithmetic).",
+          m.kv_blocks_total);
   w.gauge("pagoda:kv_cache_blocks_cached", "KV blocks holding prefix-cache content.",
           m.kv_blocks_cached);
   w.counter("vllm:prefix_cache_queries_total",

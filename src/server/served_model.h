@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "sampling/sampling_params.h"
+#include "server/structured_output.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pagoda::server {
@@ -39,6 +40,7 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{
       30};  // to receive a whole request (and between keep-alive requests)
   std::chrono::seconds write_timeout{60};  // for one write to make progress
+  ToolCallingOptions tools;  // --enable-auto-tool-choice, --tool-call-parser
   std::chrono::seconds drain_timeout{
       10};  // SIGINT/SIGTERM: running requests may finish within this
 };

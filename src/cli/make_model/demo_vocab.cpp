@@ -126,8 +126,13 @@ DemoVocab build_demo_vocab(int n_merges, int64_t n_vocab) {
   v.bos = add_control("<|endoftext|>");
   v.im_start = add_control("<|im_start|>");
   v.eos = add_control("<|im_end|>");
-  for (int64_t i = 0; static_cast<int64_t>(v.tokens.size()) < n_vocab; ++i)
-    add_control("<|reserved_" + std::to_string(i) + "|>");
+  // Padding up to a published vocab size: plain word pieces (" p0", " p1", ...; "Ġ" is the
+  // byte-level space), so a random-weights benchmark model streams visible text. Control padding
+  // would render as nothing, and time to first token could not be measured.
+  for (int64_t i = 0; static_cast<int64_t>(v.tokens.size()) < n_vocab; ++i) {
+    v.tokens.push_back("\u0120p" + std::to_string(i));
+    v.token_types.push_back(1);
+  }
 
   v.chat_template =
       "{%- for message in messages %}"

@@ -20,8 +20,8 @@ struct DemoVocab {
 };
 
 // Builds the vocabulary with `n_merges` learned merges (fewer if the text runs
-// out of repeated pairs), then pads with reserved control tokens up to
-// `n_vocab` when it is larger (benchmark shapes with published vocab sizes).
+// out of repeated pairs), then pads with plain word pieces (" p0", " p1", ...) up
+// to `n_vocab` when it is larger (benchmark shapes with published vocab sizes).
 DemoVocab build_demo_vocab(int n_merges, int64_t n_vocab);
 
 }  // namespace pagoda::cli

@@ -87,6 +87,34 @@ const withChoices = (base, choice, extra = {}) => ({
   },
 });
 
+// message.tool_calls[] and delta.tool_calls[] as OpenAI documents them.
+const toolCall = {
+  type: 'object',
+  required: ['id', 'type', 'function'],
+  properties: {
+    id: nonEmpty,
+    type: { const: 'function' },
+    function: {
+      type: 'object',
+      required: ['name', 'arguments'],
+      properties: { name: nonEmpty, arguments: { type: 'string' } },
+    },
+  },
+};
+const toolCallDelta = {
+  type: 'object',
+  required: ['index'],
+  properties: {
+    index: int,
+    id: nonEmpty,
+    type: { const: 'function' },
+    function: {
+      type: 'object',
+      properties: { name: nonEmpty, arguments: { type: 'string' } },
+    },
+  },
+};
+
 const chatCompletion = withChoices(
   envelope('chat.completion', 'chatcmpl-'),
   {
@@ -101,7 +129,7 @@ const chatCompletion = withChoices(
           role: { const: 'assistant' },
           content: { type: ['string', 'null'] },
           refusal: { type: ['string', 'null'] },
-          tool_calls: { type: 'array' },
+          tool_calls: { type: 'array', minItems: 1, items: toolCall },
         },
       },
       logprobs: chatLogprobs,
@@ -124,7 +152,7 @@ const chatCompletionChunk = withChoices(
           role: { enum: ['assistant', 'developer', 'system', 'user', 'tool'] },
           content: { type: ['string', 'null'] },
           refusal: { type: ['string', 'null'] },
-          tool_calls: { type: 'array' },
+          tool_calls: { type: 'array', minItems: 1, items: toolCallDelta },
         },
       },
       logprobs: chatLogprobs,

@@ -1,0 +1,54 @@
+// Scratch arithmetic mirroring the buffers the forward pass and the engine grow.
+#include "planner/scratch.h"
+
+#include <algorithm>
+
+#include "base/tensor_type.h"
+#include "kernels/matmul.h"
+#include "quant/mix.h"
+
+namespace pagoda::planner {
+
+ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, const ScratchParams& p) {
+  const uint64_t tp = static_cast<uint64_t>(std::max(p.tp, 1));
+  const auto n = static_cast<uint64_t>(std::max<int64_t>(p.batch_tokens, 1));
+  // Rows that want logits in one step: at most one per running sequence.
+  const auto n_want = std::min<uint64_t>(n, static_cast<uint64_t>(std::max<int64_t>(p.n_seqs, 1)));
+  const auto embd = static_cast<uint64_t>(s.n_embd), vocab = static_cast<uint64_t>(s.n_vocab);
+  const auto q = static_cast<uint64_t>(s.q_dim()) / tp;
+  const auto kv = std::max<uint64_t>(static_cast<uint64_t>(s.kv_dim()) / tp, static_cast<uint64_t>(s.head_size()));
+  const auto ff = static_cast<uint64_t>(s.n_ff) / tp;
+  const auto hd = static_cast<uint64_t>(s.head_size());
+  ScratchBytes b;
+  // model::Scratch: x, xn, proj [n, n_embd]; q, attn [n, q_dim]; k, v [n, kv_dim];
+  // gate, up [n, n_ff]; rope [n, n_rot]; out_x [n_want, n_embd]; all f32.
+  b.activations = sizeof(float) * (n * (3 * embd + 2 * q + 2 * kv + 2 * ff + hd) + n_want * embd);
+  // kernels::matmul prepares the activation rows of the widest call in the
+  // weight's vec_dot type, in one buffer on the calling thread.
+  uint64_t prepared = 0;
+  for (const auto& t : weights.tensors) {
+    if (t.shape.size() < 2 || !kernels::supports_weight_type(t.type)) continue;
+    const bool output = t.name == "output.weight" || (s.tied_embeddings && t.name == "token_embd.weight");
+    if (t.name == "token_embd.weight" && !output) continue;  // rows are looked up, not multiplied
+    int64_t cols = t.shape[0];
+    if (t.name.find("attn_output") != std::string::npos || t.name.find("ffn_down") != std::string::npos)
+      cols = std::max<int64_t>(cols / static_cast<int64_t>(tp), 1);
+    if (kernels::vec_dot_type(t.type) == TensorType::F32) continue;  // f32 rows are used in place
+    prepared = std::max<uint64_t>(prepared, kernels::activation_row_bytes(t.type, cols) * (output ? n_want : n));
+  }
+  b.activations += prepared;
+  // kernels::AttentionScratch per thread: scores [ctx] f32, half [max(ctx, hd)]
+  // u16, a Q8_0 query row, keys/values/accum [hd] f32, lanes [hd, 32] f32.
+  const auto ctx = static_cast<uint64_t>(std::max<int64_t>(p.ctx, 1));
+  const uint64_t query = hd % 32 == 0 ? kernels::activation_row_bytes(TensorType::Q8_0, static_cast<int64_t>(hd)) : 0;
+  const uint64_t per_thread = 4 * ctx + 2 * std::max(ctx, hd) + query + 3 * 4 * hd + 4 * hd * 32;
+  b.attention = per_thread * static_cast<uint64_t>(std::max(p.threads, 1));
+  // EngineCore: logits_ [n_want, n_vocab] and logprobs_ [n_vocab], f32.
+  b.logits = sizeof(float) * vocab * (n_want + 1);
+  // Each running sequence's Sampler keeps an adjusted [n_vocab] f32 row; one
+  // Candidates list of (id, logit) pairs [n_vocab] is alive at a time.
+  b.sampling = sizeof(float) * vocab * static_cast<uint64_t>(std::max<int64_t>(p.n_seqs, 1)) + 8 * vocab;
+  return b;
+}
+
+}  // namespace pagoda::planner
