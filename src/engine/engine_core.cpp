@@ -94,6 +94,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model, co
   core->scheduler_ = std::make_unique<Scheduler>(
       SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, *core->blocks_);
   core->metrics_.kv_blocks_total = plan->n_blocks;
+  core->metrics_.kv_block_size = plan->block_size;
   log::info(
       "kv cache: {} blocks x {} tokens = {} tokens, {} ({} per token, {}); max model len {}: {} such sequences "
       "fit; prefix caching {}",

@@ -25,6 +25,7 @@ struct MetricsSnapshot {
   int n_running = 0;
   int n_waiting = 0;
   int kv_blocks_total = 0;
+  int kv_block_size = 0;  // tokens per block
   int kv_blocks_in_use = 0;
   int kv_blocks_cached = 0;  // holding prefix-cache content (in use or evictable)
   uint64_t prefix_query_tokens = 0;

@@ -82,6 +82,8 @@ std::string render_prometheus(const engine::MetricsSnapshot& m, const std::strin
   w.gauge("pagoda:kv_cache_blocks_total", "KV blocks in the pool.", m.kv_blocks_total);
   w.gauge("pagoda:kv_cache_capacity_blocks", "KV blocks the pool was sized to hold (pagoda estimate's arithmetic).",
           m.kv_blocks_total);
+  w.gauge("pagoda:kv_cache_capacity_tokens", "Tokens the KV pool holds (blocks x block size).",
+          double(m.kv_blocks_total) * m.kv_block_size);
   w.gauge("pagoda:kv_cache_blocks_cached", "KV blocks holding prefix-cache content.",
           m.kv_blocks_cached);
   w.counter("vllm:prefix_cache_queries_total",

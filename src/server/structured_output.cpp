@@ -5,7 +5,7 @@
 namespace pagoda::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // Moves a tool schema's own $defs / definitions into the combined schema's $defs under a
 // per-tool prefix and rewrites its "#/..." references to match, so that several tools'
@@ -45,7 +45,7 @@ json hoist_tool_schema(const json& schema, const std::string& prefix, json& defs
 }
 
 ApiResult<std::shared_ptr<const grammar::Grammar>> compile_schema(const json& schema, const char* param) {
-  auto g = grammar::Grammar::from_json_schema(schema);
+  auto g = grammar::Grammar::from_json_schema_ordered(schema);
   if (!g) return bad_request(g.error().message, param);
   return *g;
 }

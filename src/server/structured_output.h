@@ -37,6 +37,6 @@ struct OutputPlan {
 ApiResult<OutputPlan> plan_output(const StructuredRequest& request, const ToolCallingOptions& options);
 
 // The JSON Schema tool_choice "required" constrains to (exposed for tests).
-nlohmann::json required_calls_schema(const std::vector<ToolSpec>& tools, bool parallel);
+nlohmann::ordered_json required_calls_schema(const std::vector<ToolSpec>& tools, bool parallel);
 
 }  // namespace pagoda::server

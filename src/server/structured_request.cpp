@@ -21,9 +21,9 @@ const Json* field(const Json& body, const char* name) {
   return &*it;
 }
 
-// Schemas go to the grammar compiler as plain JSON; a schema is an object or a boolean.
-nlohmann::json plain(const Json& j) {
-  return nlohmann::json::parse(j.dump());
+// Schemas keep their key order: the grammar writes properties in the order they are declared.
+const Json& plain(const Json& j) {
+  return j;
 }
 
 std::vector<ToolSpec> parse_tools(const Json& tools) {
@@ -47,7 +47,7 @@ std::vector<ToolSpec> parse_tools(const Json& tools) {
     auto params = fn->find("parameters");
     if (params == fn->end() || params->is_null()) {
       // No parameters: the function takes no arguments, so a call's arguments are exactly {}.
-      spec.parameters = {{"type", "object"}, {"properties", nlohmann::json::object()}, {"additionalProperties", false}};
+      spec.parameters = {{"type", "object"}, {"properties", Json::object()}, {"additionalProperties", false}};
     } else if (params->is_object()) {
       spec.parameters = plain(*params);
     } else {
@@ -149,7 +149,7 @@ StructuredRequest parse_structured_request(const nlohmann::ordered_json& body, b
     if (s.format != OutputFormat::text)
       fail("'guided_json' cannot be combined with 'response_format' or a grammar", "guided_json");
     if (g->is_string()) {
-      auto parsed = nlohmann::json::parse(g->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+      auto parsed = Json::parse(g->get<std::string>(), nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded()) fail("'guided_json' is not valid JSON", "guided_json");
       s.schema = parsed;
     } else if (g->is_object() || g->is_boolean()) {

@@ -10,7 +10,7 @@ namespace pagoda::server {
 
 struct ToolSpec {
   std::string name;
-  nlohmann::json parameters;  // JSON Schema of the arguments; an empty object's when absent
+  nlohmann::ordered_json parameters;  // JSON Schema of the arguments; an empty object's when absent
 };
 
 enum class ToolChoice { none, auto_, required, named };
@@ -23,7 +23,7 @@ struct StructuredRequest {
   std::string tool_choice_name;             // named: the function forced
   bool parallel_tool_calls = true;
   OutputFormat format = OutputFormat::text;
-  nlohmann::json schema;  // json_schema: the schema
+  nlohmann::ordered_json schema;  // json_schema: the schema (properties keep their declared order)
   std::string grammar;    // grammar: GBNF text (`grammar` or vLLM's `guided_grammar`)
   bool constrained() const {
     return format != OutputFormat::text || tool_choice == ToolChoice::required || tool_choice == ToolChoice::named;

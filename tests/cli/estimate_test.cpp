@@ -164,6 +164,9 @@ TEST(Estimate, ServeLogsTheBreakdownAndExposesItsCapacity) {
   // The pool is 4 MiB of blocks as the planner counts them.
   const json j = estimate_json(model + " --ctx 512 --concurrency 4 --kv-cache-dtype q8_0");
   EXPECT_EQ(blocks, static_cast<int64_t>((4ull << 20) / j["kv_bytes_per_block"].get<uint64_t>()));
+  ASSERT_TRUE(std::regex_search(metrics.body, m, std::regex(R"(pagoda:kv_cache_capacity_tokens\{[^}]*\} (\d+))")))
+      << metrics.body;
+  EXPECT_EQ(std::stoll(m[1]), blocks * 16) << "blocks of the default 16 tokens";
   EXPECT_EQ(server.stop(), 0);
   fs::remove(log);
 }

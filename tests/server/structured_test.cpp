@@ -96,17 +96,31 @@ TEST(StructuredOutput, RequiredSchemaKeepsEachToolsDefinitionsApart) {
                                   "required": ["x"], "$defs": {"v": {"enum": [1]}}})")};
   ToolSpec b{"b", Json::parse(R"({"type": "object", "properties": {"y": {"$ref": "#/definitions/v"}},
                                   "required": ["y"], "definitions": {"v": {"enum": [2]}}})")};
-  const nlohmann::json schema = required_calls_schema({a, b}, /*parallel=*/false);
+  const Json schema = required_calls_schema({a, b}, /*parallel=*/false);
   EXPECT_EQ(schema["maxItems"], 1);
   EXPECT_EQ(schema["$defs"]["tool0_v"]["enum"][0], 1);
   EXPECT_EQ(schema["$defs"]["tool1_v"]["enum"][0], 2);
-  auto g = grammar::Grammar::from_json_schema(schema);
+  auto g = grammar::Grammar::from_json_schema_ordered(schema);
   ASSERT_TRUE(g) << g.error().message;
   auto vocab = grammar::TokenVocabulary::from_pieces({"x"}, {});
   grammar::GrammarMatcher ok(*g, vocab);
   EXPECT_TRUE(ok.accept_text(R"([{"name": "b", "parameters": {"y": 2}}])"));
   grammar::GrammarMatcher crossed(*g, vocab);
   EXPECT_FALSE(crossed.accept_text(R"([{"name": "b", "parameters": {"y": 1)"));
+}
+
+TEST(StructuredOutput, PropertiesComeInTheirDeclaredOrder) {
+  auto r = parse_chat_request(body_with(Json::parse(R"({"response_format": {"type": "json_schema", "json_schema":
+      {"name": "x", "schema": {"type": "object", "properties": {"zeta": {"type": "integer"}, "alpha": {"type": "integer"}},
+       "required": ["zeta", "alpha"], "additionalProperties": false}}}})")));
+  ASSERT_TRUE(r.ok());
+  auto plan = plan_output(r->structured, ToolCallingOptions{});
+  ASSERT_TRUE(plan.ok());
+  auto vocab = grammar::TokenVocabulary::from_pieces({"x"}, {});
+  grammar::GrammarMatcher declared(plan->grammar, vocab);
+  EXPECT_TRUE(declared.accept_text(R"({"zeta": 1, "alpha": 2})"));
+  grammar::GrammarMatcher sorted(plan->grammar, vocab);
+  EXPECT_FALSE(sorted.accept_text(R"({"alpha")"));
 }
 
 TEST(StructuredOutput, UnsupportedSchemaFeaturesAre400s) {
