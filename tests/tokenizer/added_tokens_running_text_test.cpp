@@ -10,18 +10,12 @@
 #include "common/fixtures.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/fixture_tokenizer.h"
 
 namespace pagoda::tokenizer {
 namespace {
 
-std::unique_ptr<Tokenizer> load(const std::string& rel) {
-  auto file = gguf::File::open(test::fixture(rel));
-  EXPECT_TRUE(file.ok()) << file.error().message;
-  if (!file.ok()) return nullptr;
-  auto tok = Tokenizer::from_gguf(**file);
-  EXPECT_TRUE(tok.ok()) << tok.error().message;
-  return tok.ok() ? std::move(*tok) : nullptr;
-}
+using test_support::load;
 
 bool contains(const std::vector<int32_t>& ids, int32_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
