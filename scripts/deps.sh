@@ -9,10 +9,15 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev
 )
-# Sanitizer and fuzzing runs (CI) also need clang with its runtimes.
-if [[ "${1:-}" == "--ci" ]]; then
-  PACKAGES+=(clang libclang-rt-14-dev)
-fi
+# --ci: sanitizer and fuzzing runs also need clang with its runtimes.
+# --tests (and --ci): the browser tests of the chat page drive Debian's chromium.
+for flag in "$@"; do
+  case "$flag" in
+    --ci) PACKAGES+=(clang libclang-rt-14-dev chromium) ;;
+    --tests) PACKAGES+=(chromium) ;;
+    *) echo "deps: unknown flag $flag (--ci, --tests)" >&2; exit 2 ;;
+  esac
+done
 # The API tests (tests/api) run on Node with npm. A node from elsewhere (e.g. nodesource's
 # nodejs, which bundles npm and conflicts with Debian's npm package) is kept as it is.
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -5,7 +5,7 @@
 # runner). Tests that need ../shared/fixtures skip visibly when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
+./scripts/deps.sh --tests
 ./scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 600 -j "${JOBS:-$(nproc)}")
 tests/api/run.sh build/pagoda

@@ -11,6 +11,7 @@
 #include "server/prometheus.h"
 #include "server/prompt.h"
 #include "server/server.h"
+#include "server/web_page.h"
 
 #ifndef PAGODA_VERSION
 #define PAGODA_VERSION "0.1.0"
@@ -137,6 +138,9 @@ void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request
   if (path == "/version") {
     if (!get) return wrong_method();
     return session->respond(json_response(200, {{"version", PAGODA_VERSION}}));
+  }
+  if (get) {  // the chat page: no key needed to load it (it asks for one when the API wants it)
+    if (auto page = web_page_response(path)) return session->respond(std::move(*page));
   }
   const bool known = path == "/metrics" || path == "/tokenize" || path == "/detokenize" ||
                      path == "/v1/models" || path.starts_with("/v1/models/") ||
