@@ -267,6 +267,18 @@ ApiResult<OpenAiRequest> parse_chat_request(const nlohmann::ordered_json& body,
       r.template_kwargs = *k;
     }
     if (auto v = boolean(body, "add_generation_prompt")) r.add_generation_prompt = *v;
+    if (auto v = boolean(body, "continue_final_message")) r.continue_final_message = *v;
+    if (r.continue_final_message) {
+      if (r.add_generation_prompt && field(body, "add_generation_prompt"))
+        fail("'continue_final_message' and 'add_generation_prompt' cannot both be true",
+             "continue_final_message");
+      r.add_generation_prompt = false;
+      const Json& last = r.messages.back();
+      if (last.value("role", "") != "assistant" || !last.contains("content") ||
+          !last["content"].is_string())
+        fail("'continue_final_message' needs a final assistant message with string content",
+             "continue_final_message");
+    }
     parse_common(body, r);
     r.structured = parse_structured_request(body, /*chat=*/true);
     const bool logprobs = boolean(body, "logprobs").value_or(false);

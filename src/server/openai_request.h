@@ -32,6 +32,9 @@ struct OpenAiRequest {
   nlohmann::ordered_json tools;            // chat: null when absent
   nlohmann::ordered_json template_kwargs;  // chat: chat_template_kwargs, null when absent
   bool add_generation_prompt = true;       // chat
+  // chat: the reply continues the final assistant message (a prefill) instead of opening a new
+  // turn; the prompt ends right after that message's content (vLLM's parameter).
+  bool continue_final_message = false;
   std::vector<PromptInput> prompts;        // completion: one group of n choices each
   bool add_special_tokens = true;          // completion: BOS per the vocab
   sampling::SamplingParams params;         // OpenAI defaults; max_tokens is set per prompt

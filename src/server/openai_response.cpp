@@ -299,6 +299,40 @@ bool ResponseBuilder::finished() const {
   return true;
 }
 
+std::string OpenAiResponder::stream_start() {
+  std::string out;
+  for (const auto& chunk : builder_.start_chunks()) out += sse_data(chunk);
+  return out;
+}
+
+std::string OpenAiResponder::add(int prompt, const engine::RequestOutput& output) {
+  std::string out;
+  for (const auto& chunk : builder_.add(prompt, output)) out += sse_data(chunk);
+  return out;
+}
+
+std::string OpenAiResponder::stream_end() {
+  std::string out;
+  if (!builder_.error().empty()) {
+    ApiError e;
+    e.status = 500;
+    e.type = "server_error";
+    e.message = builder_.error();
+    out += sse_data(error_json(e));
+  }
+  if (builder_.meta().include_usage) out += sse_data(builder_.usage_chunk());
+  return out + sse_done();
+}
+
+HttpResponse OpenAiResponder::response() const {
+  if (builder_.error().empty()) return json_response(200, builder_.response());
+  ApiError e;
+  e.status = 500;
+  e.type = "server_error";
+  e.message = builder_.error();
+  return error_response(e);
+}
+
 std::string sse_data(const Json& j) {
   return "data: " + json_text(j) + "\n\n";
 }

@@ -11,6 +11,7 @@
 
 #include "engine/request.h"
 #include "server/openai_request.h"
+#include "server/responder.h"
 #include "tools/tool_parser.h"
 
 namespace pagoda::server {
@@ -30,12 +31,6 @@ struct ResponseMeta {
   // tool_calls; null when the request has no tools (or tool_choice "none").
   std::function<std::unique_ptr<tools::ToolCallParser>()> make_tool_parser;
   bool forced_function = false;  // named tool_choice: finish_reason "stop", not "tool_calls"
-};
-
-struct Usage {
-  int64_t prompt_tokens = 0;
-  int64_t completion_tokens = 0;
-  int64_t cached_tokens = 0;
 };
 
 // The bytes a token id stands for (logprobs' "token" and "bytes").
@@ -91,6 +86,24 @@ class ResponseBuilder {
   std::vector<Choice> choices_;       // [n_prompts * n]
   std::vector<PromptState> prompts_;  // [n_prompts]
   std::string error_;
+};
+
+// ApiResponder for /v1/chat/completions and /v1/completions: a ResponseBuilder with OpenAI's
+// SSE framing ("data: {...}", "data: [DONE]") and error shape.
+class OpenAiResponder : public ApiResponder {
+ public:
+  explicit OpenAiResponder(ResponseBuilder builder) : builder_(std::move(builder)) {}
+  std::string stream_start() override;
+  std::string add(int prompt, const engine::RequestOutput& out) override;
+  std::string stream_end() override;
+  HttpResponse response() const override;
+  HttpResponse error(const ApiError& e) const override { return error_response(e); }
+  bool finished() const override { return builder_.finished(); }
+  Usage usage() const override { return builder_.usage(); }
+  double ttft_ms() const override { return builder_.ttft_ms(); }
+
+ private:
+  ResponseBuilder builder_;
 };
 
 // One server-sent event: "data: <json>\n\n".

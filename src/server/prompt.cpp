@@ -22,6 +22,21 @@ ApiResult<std::string> render_chat_prompt(const ServedModel& model,
   return std::move(*rendered);
 }
 
+ApiResult<std::string> render_request_prompt(const ServedModel& model, const OpenAiRequest& r) {
+  auto rendered =
+      render_chat_prompt(model, r.messages, r.tools, r.template_kwargs, r.add_generation_prompt);
+  if (!rendered || !r.continue_final_message) return rendered;
+  // The template closes the final turn (an end-of-turn token and more): cut after its content.
+  const std::string content = r.messages.back()["content"].get<std::string>();
+  const size_t at = content.empty() ? std::string::npos : rendered->rfind(content);
+  if (at == std::string::npos)
+    return bad_request(
+        "continue_final_message: the chat template does not render the final message's content "
+        "verbatim, so it cannot be continued",
+        "messages");
+  return rendered->substr(0, at + content.size());
+}
+
 std::vector<int32_t> chat_prompt_ids(const ServedModel& model, const std::string& rendered) {
   const bool has_bos = !model.bos_text.empty() && rendered.starts_with(model.bos_text);
   return model.tok->encode(rendered, /*add_special=*/!has_bos, /*parse_special=*/true);

@@ -19,6 +19,10 @@ ApiResult<std::string> render_chat_prompt(const ServedModel& model,
                                           const nlohmann::ordered_json& tools,
                                           const nlohmann::ordered_json& template_kwargs,
                                           bool add_generation_prompt);
+// The rendered prompt of a parsed chat request, cut right after the final message's content
+// when the request continues it (continue_final_message); 400 when the template does not show
+// that content verbatim.
+ApiResult<std::string> render_request_prompt(const ServedModel& model, const OpenAiRequest& request);
 // Token ids of a rendered chat prompt: special tokens parsed, a BOS added only
 // when the vocab wants one and the rendering does not already start with it.
 std::vector<int32_t> chat_prompt_ids(const ServedModel& model, const std::string& rendered);

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <string_view>
 
+#include "server/anthropic_endpoints.h"
+#include "server/anthropic_request.h"
 #include "server/generation.h"
 #include "server/prometheus.h"
 #include "server/prompt.h"
@@ -39,8 +41,11 @@ bool same_key(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// `Authorization: Bearer KEY` (OpenAI) or `x-api-key: KEY` (Anthropic), on every route.
 bool authorized(const ServerOptions& options, const HttpSession::Request& req) {
   if (options.api_key.empty()) return true;
+  if (auto x = req.find("x-api-key"); x != req.end())
+    return same_key(std::string_view(x->value().data(), x->value().size()), options.api_key);
   const auto value = req[http::field::authorization];
   const std::string_view header(value.data(), value.size());
   constexpr std::string_view kBearer = "Bearer ";
@@ -74,8 +79,7 @@ HttpResponse handle_tokenize(const ServedModel& m, const std::string& body) {
   if (auto messages = j.find("messages"); messages != j.end()) {
     auto parsed = parse_chat_request(j);
     if (!parsed) return error_response(parsed.error());
-    auto rendered = render_chat_prompt(m, parsed->messages, parsed->tools, parsed->template_kwargs,
-                                       parsed->add_generation_prompt);
+    auto rendered = render_request_prompt(m, *parsed);
     if (!rendered) return error_response(rendered.error());
     if (special != j.end())
       ids = m.tok->encode(*rendered, special->get<bool>(), /*parse_special=*/true);
@@ -115,18 +119,25 @@ void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request
   const http::verb method = req.method();
   const bool get = method == http::verb::get || method == http::verb::head;
   const bool post = method == http::verb::post;
+  // Errors go out in the shape of the API the path belongs to.
+  const bool anthropic = path == "/v1/messages" || path.starts_with("/v1/messages/");
+  auto fail = [&](const ApiError& e) {
+    session->respond(anthropic ? anthropic_error_response(e) : error_response(e));
+  };
   auto wrong_method = [&] {
     ApiError e = bad_request(
         fmt::format("method {} is not allowed on {}", std::string(req.method_string()), path));
     e.status = 405;
-    session->respond(error_response(e));
+    fail(e);
   };
 
   if (method == http::verb::options) {  // CORS preflight
     HttpResponse r;
     r.status = 204;
     r.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
-                 {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                 {"Access-Control-Allow-Headers",
+                  "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, "
+                  "anthropic-dangerous-direct-browser-access"},
                  {"Access-Control-Max-Age", "86400"}};
     return session->respond(std::move(r));
   }
@@ -144,27 +155,28 @@ void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request
   }
   const bool known = path == "/metrics" || path == "/tokenize" || path == "/detokenize" ||
                      path == "/v1/models" || path.starts_with("/v1/models/") ||
-                     path == "/v1/chat/completions" || path == "/v1/completions";
-  if (!known)
-    return session->respond(error_response(not_found(fmt::format("no route for {}", path))));
+                     path == "/v1/chat/completions" || path == "/v1/completions" ||
+                     path == "/v1/messages" || path == "/v1/messages/count_tokens";
+  if (!known) return fail(not_found(fmt::format("no route for {}", path)));
   if (path != "/metrics" && !authorized(options_, req)) {
-    ApiError e = bad_request("invalid or missing API key (send 'Authorization: Bearer KEY')");
+    ApiError e = bad_request(
+        "invalid or missing API key (send 'Authorization: Bearer KEY' or 'x-api-key: KEY')");
     e.status = 401;
     e.code = "invalid_api_key";
-    return session->respond(error_response(e));
+    return fail(e);
   }
   if (!model_) {
     ApiError e = bad_request("the model is still loading; retry shortly");
     e.status = 503;
     e.type = "server_error";
     e.code = "model_loading";
-    return session->respond(error_response(e));
+    return fail(e);
   }
   if (draining_) {
     ApiError e = bad_request("the server is shutting down");
     e.status = 503;
     e.type = "server_error";
-    return session->respond(error_response(e));
+    return fail(e);
   }
   const ServedModel& m = *model_;
   if (path == "/metrics") {
@@ -193,6 +205,9 @@ void Server::dispatch(std::shared_ptr<HttpSession> session, HttpSession::Request
   if (!post) return wrong_method();
   if (path == "/tokenize") return session->respond(handle_tokenize(m, req.body()));
   if (path == "/detokenize") return session->respond(handle_detokenize(m, req.body()));
+  if (path == "/v1/messages") return handle_messages(*this, std::move(session), req.body());
+  if (path == "/v1/messages/count_tokens")
+    return handle_count_tokens(*this, std::move(session), req.body());
   handle_generation(*this, std::move(session),
                     path == "/v1/chat/completions" ? ApiKind::chat : ApiKind::completion,
                     req.body());

@@ -69,7 +69,8 @@ json required_calls_schema(const std::vector<ToolSpec>& tools, bool parallel) {
   return schema;
 }
 
-ApiResult<OutputPlan> plan_output(const StructuredRequest& r, const ToolCallingOptions& options) {
+ApiResult<OutputPlan> plan_output(const StructuredRequest& r, const ToolCallingOptions& options,
+                                  std::function<std::string()> make_call_id) {
   OutputPlan plan;
   std::vector<std::string> names;
   for (const auto& t : r.tools) names.push_back(t.name);
@@ -82,9 +83,10 @@ ApiResult<OutputPlan> plan_output(const StructuredRequest& r, const ToolCallingO
         return bad_request("\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set",
                            "tool_choice");
       const std::string parser = options.parser;
-      plan.make_parser = [parser, names] {
+      plan.make_parser = [parser, names, make_call_id] {
         tools::ParserOptions o;
         o.tool_names = names;
+        o.make_id = make_call_id;
         auto p = tools::make_parser(parser, std::move(o));
         return p ? std::move(*p) : nullptr;
       };
@@ -94,9 +96,10 @@ ApiResult<OutputPlan> plan_output(const StructuredRequest& r, const ToolCallingO
       auto g = compile_schema(required_calls_schema(r.tools, r.parallel_tool_calls), "tools");
       if (!g) return g.error();
       plan.grammar = *g;
-      plan.make_parser = [names] {
+      plan.make_parser = [names, make_call_id] {
         tools::ParserOptions o;
         o.tool_names = names;
+        o.make_id = make_call_id;
         auto p = tools::make_parser("required_json", std::move(o));
         return p ? std::move(*p) : nullptr;
       };
@@ -112,9 +115,10 @@ ApiResult<OutputPlan> plan_output(const StructuredRequest& r, const ToolCallingO
       plan.grammar = *g;
       plan.forced_function = true;
       const std::string name = tool->name;
-      plan.make_parser = [name, names] {
+      plan.make_parser = [name, names, make_call_id] {
         tools::ParserOptions o;
         o.tool_names = names;
+        o.make_id = make_call_id;
         o.forced_name = name;
         auto p = tools::make_parser("named_json", std::move(o));
         return p ? std::move(*p) : nullptr;

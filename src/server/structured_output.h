@@ -34,7 +34,9 @@ struct OutputPlan {
 
 // 400 naming the field for an unsupported schema feature, a bad grammar, or auto tool choice
 // without the server flags.
-ApiResult<OutputPlan> plan_output(const StructuredRequest& request, const ToolCallingOptions& options);
+// `make_call_id` names the calls the parsers find (Anthropic's "toolu_…"); empty: the parser's own.
+ApiResult<OutputPlan> plan_output(const StructuredRequest& request, const ToolCallingOptions& options,
+                                  std::function<std::string()> make_call_id = {});
 
 // The JSON Schema tool_choice "required" constrains to (exposed for tests).
 nlohmann::ordered_json required_calls_schema(const std::vector<ToolSpec>& tools, bool parallel);

@@ -301,3 +301,23 @@ TEST(GenerationConfig, VllmAndAutoWithoutRecommendationAreOpenAiDefaults) {
 
 }  // namespace
 }  // namespace pagoda::server
+
+namespace pagoda::server {
+namespace {
+
+TEST(OpenAiRequest, ContinueFinalMessageNeedsAFinalAssistantMessage) {
+  const Json prefill = Json::array({{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "Once"}}});
+  auto r = parse_chat_request(chat_body({{"messages", prefill}, {"continue_final_message", true}}));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->continue_final_message);
+  EXPECT_FALSE(r->add_generation_prompt);
+  // The last message is the user's: nothing to continue.
+  EXPECT_EQ(chat_error({{"continue_final_message", true}}).param, "continue_final_message");
+  // Both asked for explicitly: contradictory.
+  EXPECT_EQ(chat_error({{"messages", prefill}, {"continue_final_message", true}, {"add_generation_prompt", true}}).param,
+            "continue_final_message");
+  EXPECT_EQ(chat_error({{"continue_final_message", "yes"}}).param, "continue_final_message");
+}
+
+}  // namespace
+}  // namespace pagoda::server
