@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "server/anthropic_request.h"
 #include "server/server.h"
 
 namespace pagoda::server {
@@ -114,7 +115,10 @@ void HttpSession::on_read_error(beast::error_code ec) {
         bad_request(fmt::format("the request body exceeds {} bytes", server_.options().body_limit));
     e.status = 413;
     e.code = "request_too_large";
-    return respond(error_response(e));
+    // A Content-Length over the limit fails as the header completes: the request line was
+    // parsed, so the target is known and Anthropic clients get their error shape.
+    if (parser_ && !parser_->get().target().empty()) target_ = std::string(parser_->get().target());
+    return respond(target_.starts_with("/v1/messages") ? anthropic_error_response(e) : error_response(e));
   }
   if (ec == http::error::header_limit) {
     keep_alive_ = false;

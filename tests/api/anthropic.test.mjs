@@ -357,6 +357,9 @@ describe('Anthropic Messages API', { timeout: 300_000 }, () => {
     const raw = await server.fetch('/v1/messages', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"max_tokens": ' });
     assert.equal(raw.status, 400);
     assert.equal((await raw.json()).error.type, 'invalid_request_error');
+    const huge = await server.fetch('/v1/messages', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(9 << 20) });
+    assert.equal(huge.status, 413);
+    assert.equal((await huge.json()).error.type, 'request_too_large');
     const missing = await server.fetch('/v1/messages/batches', { method: 'POST', body: '{}' });
     assert.equal(missing.status, 404);
     assert.equal((await missing.json()).error.type, 'not_found_error');
