@@ -155,7 +155,11 @@ void HttpSession::respond(HttpResponse res) {
   msg.body() = std::move(res.body);
   msg.prepare_payload();
   std::ostringstream os;
-  os << msg;
+  if (method_ == "HEAD") {  // the headers a GET would get, Content-Length included, no body
+    os << msg.base();
+  } else {
+    os << msg;
+  }
   response_done_ = true;
   on_gone_ = nullptr;
   enqueue(os.str());
