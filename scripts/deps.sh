@@ -10,11 +10,12 @@ PACKAGES=(
   libboost-dev
 )
 # --ci: sanitizer and fuzzing runs also need clang with its runtimes.
-# --tests (and --ci): the browser tests of the chat page drive Debian's chromium.
+# --tests (and --ci): the browser tests of the chat page drive Debian's chromium; the
+# load-balancer test (tests/api/lb.test.mjs) runs Debian's nginx.
 for flag in "$@"; do
   case "$flag" in
-    --ci) PACKAGES+=(clang libclang-rt-14-dev chromium) ;;
-    --tests) PACKAGES+=(chromium) ;;
+    --ci) PACKAGES+=(clang libclang-rt-14-dev chromium nginx) ;;
+    --tests) PACKAGES+=(chromium nginx) ;;
     *) echo "deps: unknown flag $flag (--ci, --tests)" >&2; exit 2 ;;
   esac
 done
