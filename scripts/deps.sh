@@ -8,6 +8,7 @@ PACKAGES=(
   nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev
+  openmpi-bin libopenmpi-dev
 )
 # --ci: sanitizer and fuzzing runs also need clang with its runtimes.
 # --tests (and --ci): the browser tests of the chat page drive Debian's chromium; the

@@ -14,6 +14,7 @@
 #include "base/thread_pool.h"
 #include "cli/commands.h"
 #include "cli/kv_options.h"
+#include "cli/tensor_parallel.h"
 #include "kv/kv_store.h"
 #include "model/model.h"
 
@@ -59,15 +60,17 @@ int cmd_logits(int argc, char** argv) {
   CLI::App app{"Evaluate token ids in one batch and print the top logits of every position"};
   std::string model_path, ids_text;
   KvTypeOptions kv_options;
-  int top = 5, threads = 0;
+  int top = 5, threads = 0, tp = 1;
   app.add_option("-m,--model", model_path, "GGUF model")->required();
   app.add_option("--ids", ids_text, "comma-separated token ids, e.g. 1,450,4996")->required();
   app.add_option("--top", top, "logits per position to print")->check(CLI::Range(1, 1 << 20));
   add_kv_type_options(app, kv_options);
   app.add_option("-t,--threads", threads, "worker threads (0: all cores)")
       ->check(CLI::Range(0, 1024));
+  add_tensor_parallel_option(app, tp);
+  TpArgv args(argc, argv);
   try {
-    app.parse(argc, argv);
+    app.parse(args.argc(), args.argv());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -82,11 +85,12 @@ int cmd_logits(int argc, char** argv) {
     std::fprintf(stderr, "pagoda logits: %s\n", kv_types.error().message.c_str());
     return 2;
   }
-  auto model = model::Model::load(model_path);
-  if (!model) {
-    std::fprintf(stderr, "pagoda logits: %s\n", model.error().message.c_str());
+  auto loaded = load_model_tp(model_path, tp);
+  if (!loaded) {
+    std::fprintf(stderr, "pagoda logits: %s\n", loaded.error().message.c_str());
     return 1;
   }
+  auto* model = &loaded->model;
   const auto n = static_cast<int>(ids->size());
   if (n > (*model)->hparams().n_ctx_train) {
     std::fprintf(stderr, "pagoda logits: %d tokens exceed the model's context of %d\n", n,
@@ -106,6 +110,7 @@ int cmd_logits(int argc, char** argv) {
     std::fprintf(stderr, "pagoda logits: %s\n", ok.error().message.c_str());
     return 1;
   }
+  if (!loaded->printing()) return 0;  // rank 0 holds the logits
   const int32_t n_vocab = (*model)->n_vocab();
   for (int i = 0; i < n; ++i) {
     const float* row = logits.data() + static_cast<size_t>(i) * n_vocab;

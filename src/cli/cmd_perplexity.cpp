@@ -26,6 +26,7 @@
 #include "base/thread_pool.h"
 #include "cli/commands.h"
 #include "cli/kv_options.h"
+#include "cli/tensor_parallel.h"
 #include "kv/kv_store.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -141,7 +142,7 @@ int cmd_perplexity(int argc, char** argv) {
   CLI::App app{"Perplexity of a model over a text file (llama.cpp's method), or KL divergence"};
   std::string model_path, text_path, kl_base_path;
   KvTypeOptions kv_options;
-  int n_ctx = 512, threads = 0, max_chunks = 0;
+  int n_ctx = 512, threads = 0, max_chunks = 0, tp = 1;
   bool kl_divergence = false;
   app.add_option("-m,--model", model_path, "GGUF model")->required();
   app.add_option("-f,--file", text_path, "text file to score")->required();
@@ -155,8 +156,10 @@ int cmd_perplexity(int argc, char** argv) {
                  "with --kl-divergence: read reference log-probs from FILE; otherwise save them");
   app.add_flag("--kl-divergence", kl_divergence,
                "compare against --kl-divergence-base (mean KLD, top-1 agreement)");
+  add_tensor_parallel_option(app, tp);
+  TpArgv args(argc, argv);
   try {
-    app.parse(argc, argv);
+    app.parse(args.argc(), args.argv());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
@@ -166,8 +169,10 @@ int cmd_perplexity(int argc, char** argv) {
   if (!kv_types) return fail(kv_types.error().message);
   const auto [k_type, v_type] = *kv_types;
 
-  auto model = model::Model::load(model_path);
-  if (!model) return fail(model.error().message);
+  auto loaded = load_model_tp(model_path, tp);
+  if (!loaded) return fail(loaded.error().message);
+  auto* model = &loaded->model;
+  const bool printing = loaded->printing();  // tensor parallelism: rank 0 has the logits
   auto tok = tokenizer::Tokenizer::from_gguf((*model)->file());
   if (!tok) return fail(tok.error().message);
   const int32_t n_vocab = (*model)->n_vocab();
@@ -206,7 +211,7 @@ int cmd_perplexity(int argc, char** argv) {
   if (!cache) return fail(cache.error().message);
 
   std::ofstream base_out;
-  if (!kl_divergence && !kl_base_path.empty()) {
+  if (printing && !kl_divergence && !kl_base_path.empty()) {
     base_out.open(kl_base_path, std::ios::binary | std::ios::trunc);
     if (!base_out) return fail(kl_base_path + ": cannot create");
     const int32_t header[3] = {n_vocab, n_ctx, n_chunk};
@@ -217,7 +222,8 @@ int cmd_perplexity(int argc, char** argv) {
                                                 static_cast<size_t>(n_ctx)));
   }
 
-  std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, kv cache %s\n", tokens.size(),
+  if (printing)
+    std::fprintf(stderr, "perplexity: %zu tokens, %d chunks of %d, kv cache %s\n", tokens.size(),
                n_chunk, n_ctx, describe_kv_types(k_type, v_type).c_str());
   ThreadPool pool(threads);
   const int first = n_ctx / 2;
@@ -235,6 +241,7 @@ int cmd_perplexity(int argc, char** argv) {
     }
     if (auto ok = (*model)->forward(batch, **cache, pool, logits); !ok)
       return fail(ok.error().message);
+    if (!printing) continue;
     for (int i = first; i < n_ctx - 1; ++i) {
       const float* row = logits.data() + static_cast<size_t>(i - first) * n_vocab;
       log_softmax(row, n_vocab, log_probs);

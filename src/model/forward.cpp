@@ -2,6 +2,9 @@
 // layer over the whole batch, mirroring llama.cpp's graph and ggml's rounding.
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "dist/communicator.h"
 #include "kernels/attention.h"
 #include "kernels/kv_rows.h"
 #include "kernels/matmul.h"
@@ -139,15 +142,50 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
       for (int64_t t = begin; t < end; ++t) {
         const int32_t token = batch.tokens[static_cast<size_t>(t)];
         float* x = &sc.x[static_cast<size_t>(t * n_embd)];
-        quant::dequantize_row(w.token_embd->type,
-                              w.token_embd->data + static_cast<size_t>(token) * w.token_embd_row_bytes,
-                              x, n_embd);
-        if (hp.embedding_scale != 1.0f)
-          for (int64_t i = 0; i < n_embd; ++i) x[i] *= hp.embedding_scale;
+        if (token >= w.vocab_first && token < w.vocab_first + w.n_vocab_local) {
+          quant::dequantize_row(w.token_embd->type,
+                                w.token_embd->data + static_cast<size_t>(token) * w.token_embd_row_bytes,
+                                x, n_embd);
+          if (hp.embedding_scale != 1.0f)
+            for (int64_t i = 0; i < n_embd; ++i) x[i] *= hp.embedding_scale;
+        } else {  // tensor parallelism: another rank holds this row (the all-reduce adds it)
+          std::fill(x, x + n_embd, 0.0f);
+        }
         kernels::rope_cos_sin(rope, batch.pos[static_cast<size_t>(t)],
                               &sc.rope[static_cast<size_t>(t * hp.n_rot)]);
       }
     });
+
+    // Tensor parallelism: every rank's partial rows summed in rank order (identical bits on
+    // every rank); the one embedding row a token has comes from the rank that holds it.
+    auto all_reduce = [&](std::vector<float>& rows) {
+      if (comm_) comm_->all_reduce_sum(rows.data(), static_cast<size_t>(n * n_embd));
+    };
+    // in [n, cols] (this rank's columns) → sc.gathered [n, cols * ranks], ranks' columns in order.
+    auto all_gather_columns = [&](const std::vector<float>& in, int64_t cols) -> const float* {
+      const int64_t ranks = comm_->size();
+      grow(sc.gather_stage, ranks * n * cols);
+      grow(sc.gathered, ranks * n * cols);
+      comm_->all_gather(in.data(), static_cast<size_t>(n * cols), sc.gather_stage.data());  // [rank][n][cols]
+      for (int64_t r = 0; r < ranks; ++r)
+        for (int64_t t = 0; t < n; ++t)
+          std::copy_n(&sc.gather_stage[static_cast<size_t>((r * n + t) * cols)], cols,
+                      &sc.gathered[static_cast<size_t>(t * ranks * cols + r * cols)]);
+      return sc.gathered.data();
+    };
+    // A row-split product (attn_output, ffn_down) followed by the sum over ranks; a matrix kept
+    // whole (its column split would cut a block) takes every rank's input columns instead.
+    auto row_split_matmul = [&](const kernels::WeightView& m, bool whole, const std::vector<float>& in,
+                                int64_t cols) {
+      if (comm_ && whole) {
+        const float* full = all_gather_columns(in, cols);
+        kernels::matmul(m, full, n, cols * comm_->size(), sc.proj.data(), n_embd, pool);
+        return;
+      }
+      kernels::matmul(m, in.data(), n, cols, sc.proj.data(), n_embd, pool);
+      all_reduce(sc.proj);
+    };
+    all_reduce(sc.x);
 
     for (int layer = 0; layer < hp.n_layer; ++layer) {
       const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
@@ -213,7 +251,7 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
                              &sc.attn[static_cast<size_t>(t * q_dim + h * head_dim)],
                              sc.attention[static_cast<size_t>(thread)]);
       });
-      kernels::matmul(l.wo, sc.attn.data(), n, q_dim, sc.proj.data(), n_embd, pool);
+      row_split_matmul(l.wo, l.wo_whole, sc.attn, q_dim);
       pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
         for (int64_t t = begin; t < end; ++t) {
           float* proj = &sc.proj[static_cast<size_t>(t * n_embd)];
@@ -233,7 +271,7 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
                               &sc.up[static_cast<size_t>(t * n_ff)],
                               &sc.gate[static_cast<size_t>(t * n_ff)], n_ff);
       });
-      kernels::matmul(l.w_down, sc.gate.data(), n, n_ff, sc.proj.data(), n_embd, pool);
+      row_split_matmul(l.w_down, l.down_whole, sc.gate, n_ff);
       pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
         for (int64_t t = begin; t < end; ++t)
           add_scaled(&sc.x[static_cast<size_t>(t * n_embd)],
@@ -247,12 +285,27 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
       kernels::rmsnorm_row(&sc.x[static_cast<size_t>(sc.want_rows[static_cast<size_t>(r)] * n_embd)],
                            w.output_norm.data(), &sc.out_x[static_cast<size_t>(r * n_embd)],
                            n_embd, hp.rms_eps);
-    logits_out.resize(static_cast<size_t>(n_want) * static_cast<size_t>(hp.n_vocab));
-    kernels::matmul(w.output, sc.out_x.data(), n_want, n_embd, logits_out.data(), hp.n_vocab,
-                    pool);
+    const int64_t n_vocab = hp.n_vocab, n_local = w.n_vocab_local;
+    std::vector<float>& local = comm_ ? sc.local_logits : logits_out;  // [n_want, n_local]
+    local.resize(static_cast<size_t>(n_want * n_local));
+    kernels::matmul(w.output, sc.out_x.data(), n_want, n_embd, local.data(), n_local, pool);
     if (hp.logit_scale != 1.0f) {
       const float inv = 1.0f / hp.logit_scale;
-      for (float& z : logits_out) z *= inv;
+      for (float& z : local) z *= inv;
+    }
+    if (comm_) {
+      // Vocabulary slices, rank-major [rank][n_want][slice], into rows [n_want][n_vocab] on rank 0.
+      comm_->gather(local.data(), local.size(), sc.gathered_logits, 0);
+      if (comm_->rank() != 0) return;
+      logits_out.resize(static_cast<size_t>(n_want * n_vocab));
+      const int64_t chunk = (n_vocab + comm_->size() - 1) / comm_->size();
+      const float* src = sc.gathered_logits.data();
+      for (int r = 0; r < comm_->size(); ++r) {
+        const int64_t first = std::min<int64_t>(r * chunk, n_vocab);
+        const int64_t count = std::min<int64_t>(first + chunk, n_vocab) - first;
+        for (int64_t row = 0; row < n_want; ++row, src += count)
+          std::copy(src, src + count, &logits_out[static_cast<size_t>(row * n_vocab + first)]);
+      }
     }
   };
   if (auto ok = capture(run); !ok) {

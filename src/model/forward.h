@@ -23,6 +23,10 @@ struct Scratch {
   std::vector<float> rope;    // [n, n_rot] cos/sin per token
   std::vector<float> out_x;   // [n_want, n_embd] final hidden states of logits rows
   std::vector<int32_t> want_rows;  // [n_want] batch rows that produce logits
+  std::vector<float> gather_stage;     // tensor parallelism: [ranks, n, cols] all-gathered columns
+  std::vector<float> gathered;         // [n, ranks * cols] the same, token-major
+  std::vector<float> local_logits;     // tensor parallelism: [n_want, n_vocab_local] this rank's slice
+  std::vector<float> gathered_logits;  // rank 0: [rank][n_want][slice] every rank's slice
   std::vector<kernels::AttentionScratch> attention;  // [n_threads]
   std::vector<kv::KvRows> k_views, v_views;  // [n_seq] the current layer's cache rows
 

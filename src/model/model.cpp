@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "dist/communicator.h"
 #include "gguf/gguf.h"
 #include "model/forward.h"
 #include "model/weights.h"
@@ -29,7 +30,21 @@ Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> fi
   m->hparams_ = std::move(*hp);
   m->weights_ = std::make_unique<Weights>(std::move(*weights));
   m->scratch_ = std::make_unique<Scratch>();
+  m->shard_ = ShardPlan{0, m->hparams_.n_head, 0, m->hparams_.n_kv_head, 0, m->hparams_.n_ff, 0, m->hparams_.n_vocab};
   return m;
+}
+
+Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist::Communicator& comm) {
+  auto model = load(path);
+  if (!model) return model.error();
+  Model& m = **model;
+  m.tp_ = TensorParallel{comm.rank(), comm.size()};
+  auto plan = plan_shard(m.hparams_, m.tp_);
+  if (!plan) return plan.error();
+  m.shard_ = *plan;
+  if (auto ok = shard_weights(*m.weights_, m.hparams_, m.tp_, m.shard_); !ok) return ok.error();
+  if (m.tp_.active()) m.comm_ = &comm;
+  return model;
 }
 
 Expected<std::unique_ptr<kv::KvCache>> Model::make_kv_cache(int n_seq, int n_ctx,

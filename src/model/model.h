@@ -17,6 +17,11 @@
 #include "gguf/gguf.h"
 #include "kv/kv_store.h"
 #include "model/hparams.h"
+#include "model/shard.h"
+
+namespace pagoda::dist {
+class Communicator;
+}
 
 namespace pagoda::model {
 
@@ -56,11 +61,18 @@ class Model {
   static Expected<std::unique_ptr<Model>> load(const std::string& path);
   // Binds an already opened file (taking ownership).
   static Expected<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
+  // This rank's shard of a tensor-parallel model (model/shard.h): hparams() then gives the
+  // rank's local head and FFN counts, make_kv_cache holds only its KV heads, and forward()
+  // runs in lockstep with the other ranks through `comm` (which must outlive the model; every
+  // rank calls forward with the same batch). Logits land on rank 0 only.
+  static Expected<std::unique_ptr<Model>> load_shard(const std::string& path, dist::Communicator& comm);
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
   const HParams& hparams() const { return hparams_; }
+  const TensorParallel& tensor_parallel() const { return tp_; }
+  const ShardPlan& shard() const { return shard_; }
   const gguf::File& file() const { return *file_; }
   int n_vocab() const { return hparams_.n_vocab; }
 
@@ -88,6 +100,9 @@ class Model {
   HParams hparams_;
   std::unique_ptr<Weights> weights_;
   std::unique_ptr<Scratch> scratch_;
+  dist::Communicator* comm_ = nullptr;  // tensor parallelism; null when alone
+  TensorParallel tp_;
+  ShardPlan shard_;
 };
 
 }  // namespace pagoda::model

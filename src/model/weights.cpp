@@ -106,6 +106,7 @@ Expected<Weights> bind_weights(const gguf::File& file, HParams& hp) {
                              file.name(), shape_str(embd->shape), n_embd)};
   // The metadata's vocabulary count is advisory; the matrix decides.
   hp.n_vocab = static_cast<int>(embd->shape[1]);
+  w.n_vocab_local = hp.n_vocab;
   if (!quant::can_dequantize(embd->type))
     b.problem(fmt::format("tensor 'token_embd.weight' has type {}, which cannot be dequantized",
                           tensor_type_name(embd->type)));

@@ -23,6 +23,9 @@ struct LayerWeights {
   kernels::WeightView w_gate;    // [n_embd] -> [n_ff]
   kernels::WeightView w_up;      // [n_embd] -> [n_ff]
   kernels::WeightView w_down;    // [n_ff] -> [n_embd]
+  // Tensor parallelism, when splitting attn_output / ffn_down by columns would cut a
+  // quantization block: the matrix stays whole on every rank and its input is all-gathered.
+  bool wo_whole = false, down_whole = false;
 };
 
 struct Weights {
@@ -32,6 +35,11 @@ struct Weights {
   kernels::WeightView output;      // [n_embd] -> [n_vocab] (token_embd when tied)
   std::vector<float> rope_factors; // [n_rot / 2] Llama 3 frequency divisors; empty if absent
   std::vector<LayerWeights> layers;
+  // Tensor parallelism (model/shard.h): this rank's vocabulary rows of token_embd and output,
+  // and the column slices it copied out of the file (attn_output, ffn_down per layer).
+  int64_t vocab_first = 0;
+  int64_t n_vocab_local = 0;  // set by bind_weights to n_vocab (the whole vocabulary)
+  std::vector<std::vector<uint8_t>> owned;
 };
 
 // Binds every tensor `hp` needs. Sets hp.n_vocab (from token_embd) and
