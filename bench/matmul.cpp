@@ -3,10 +3,14 @@
 // through the public matmul on one thread; plus the bare vec_dot kernels per
 // ISA. Counters: GFLOP/s (2 * rows * cols * tokens) and weight GB/s.
 //   build-E1/bench/bench_matmul --benchmark_filter=Matmul
+// BM_Prefill: model-shaped products (2048 x 2048, 5632 x 2048) at 1..512
+// tokens, through matmul (tile kernels) and through the per-output vec_dot
+// loop matmul ran before them, in one binary so both see the same machine.
 #include "kernels/matmul.h"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -25,31 +29,31 @@ const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF1
                              TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
                              TensorType::Q6_K};
 
-// A kRows x kCols matrix of random normals stored as `type`.
-std::vector<uint8_t> make_weights(TensorType type) {
-  const size_t row = *row_bytes(type, kCols);
-  std::vector<uint8_t> data(row * kRows);
+// A rows x cols matrix of random normals stored as `type`.
+std::vector<uint8_t> make_weights(TensorType type, int64_t rows = kRows, int64_t cols = kCols) {
+  const size_t row = *row_bytes(type, cols);
+  std::vector<uint8_t> data(row * rows);
   std::mt19937 rng(42);
   std::normal_distribution<float> dist(0.0f, 0.02f);
-  std::vector<float> values(kCols);
-  for (int64_t r = 0; r < kRows; ++r) {
+  std::vector<float> values(cols);
+  for (int64_t r = 0; r < rows; ++r) {
     for (float& v : values) v = dist(rng);
     uint8_t* dst = data.data() + r * row;
     if (type == TensorType::F32) {
       std::memcpy(dst, values.data(), row);
     } else if (type == TensorType::F16 || type == TensorType::BF16) {
-      prepare_activation_row(type, values.data(), dst, kCols);  // same encoding as activations
+      prepare_activation_row(type, values.data(), dst, cols);  // same encoding as activations
     } else {
-      quant::quantize_row(type, values.data(), dst, kCols);
+      quant::quantize_row(type, values.data(), dst, cols);
     }
   }
   return data;
 }
 
-std::vector<float> make_activations(int64_t n_tokens) {
+std::vector<float> make_activations(int64_t n_tokens, int64_t cols = kCols) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(n_tokens * kCols);
+  std::vector<float> x(n_tokens * cols);
   for (float& v : x) v = dist(rng);
   return x;
 }
@@ -102,6 +106,61 @@ void BM_VecDot(benchmark::State& state) {
   set_counters(state, weights.size(), 1);
 }
 
+// matmul before tile kernels: activations prepared, then one vec_dot per
+// output in 32-row tasks x 16-token tiles (one thread).
+void per_output_matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y,
+                       std::vector<uint8_t>& act) {
+  const int64_t n = w.n_cols;
+  const size_t act_stride = activation_row_bytes(w.type, n);
+  act.resize(act_stride * n_tokens);  // [n_tokens] prepared rows
+  for (int64_t t = 0; t < n_tokens; ++t)
+    prepare_activation_row(w.type, x + t * n, act.data() + t * act_stride, n);
+  const VecDotFn dot = active_vec_dot_kernel(w.type);
+  const auto* weights = static_cast<const uint8_t*>(w.data);
+  for (int64_t r0 = 0; r0 < w.n_rows; r0 += 32)
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += 16)
+      for (int64_t r = r0; r < std::min(w.n_rows, r0 + 32); ++r)
+        for (int64_t t = t0; t < std::min(n_tokens, t0 + 16); ++t)
+          y[t * w.n_rows + r] = dot(n, weights + r * w.row_stride, act.data() + t * act_stride);
+}
+
+const TensorType kPrefillTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q5_K,
+                                    TensorType::Q8_0, TensorType::Q4_0, TensorType::Q2_K,
+                                    TensorType::Q3_K};
+
+// args: prefill type index, rows, cols, n_tokens, path (0: matmul, 1: per-output vec_dot).
+void BM_Prefill(benchmark::State& state) {
+  const TensorType type = kPrefillTypes[state.range(0)];
+  const int64_t rows = state.range(1), cols = state.range(2), n_tokens = state.range(3);
+  const bool per_output = state.range(4) == 1;
+  state.SetLabel(std::string(tensor_type_name(type)) + " " + isa_name(active_isa()) +
+                 (per_output ? " per-output" : " matmul"));
+  const std::vector<uint8_t> weights = make_weights(type, rows, cols);
+  const std::vector<float> x = make_activations(n_tokens, cols);
+  std::vector<float> y(n_tokens * rows);
+  std::vector<uint8_t> act;
+  const WeightView w{type, weights.data(), cols, rows, *row_bytes(type, cols)};
+  ThreadPool pool(1);
+  for (auto _ : state) {
+    if (per_output) {
+      per_output_matmul(w, x.data(), n_tokens, y.data(), act);
+    } else {
+      matmul(w, x.data(), n_tokens, cols, y.data(), rows, pool);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * rows * cols * n_tokens * iters * 1e-9, benchmark::Counter::kIsRate);
+}
+
+void prefill_args(benchmark::internal::Benchmark* b) {
+  for (int t = 0; t < static_cast<int>(std::size(kPrefillTypes)); ++t)
+    for (int64_t rows : {2048, 5632})
+      for (int tokens : {1, 4, 16, 64, 512})
+        for (int path : {0, 1}) b->Args({t, rows, 2048, tokens, path});
+}
+
 void matmul_args(benchmark::internal::Benchmark* b) {
   for (int t = 0; t < static_cast<int>(std::size(kTypes)); ++t)
     for (int tokens : {1, 32}) b->Args({t, tokens});
@@ -114,6 +173,7 @@ void vec_dot_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_VecDot)->Apply(vec_dot_args)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Prefill)->Apply(prefill_args)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace pagoda::kernels

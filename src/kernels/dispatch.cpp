@@ -74,6 +74,44 @@ const std::array<VecDotTable, 3>& all_tables() {
   return tables;
 }
 
+// The tile kernels a level's own translation unit provides (none for scalar).
+VecDotTileFn own_tile_kernel(TensorType weight, Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return nullptr;
+    case Isa::kAvx2:
+      return avx2::tile_kernel(weight);
+    case Isa::kAvx512:
+      return avx512::tile_kernel(weight);
+  }
+  return nullptr;
+}
+
+// A level's own tile, else a lower level's, but only while that lower level's
+// vec_dot is still the one in use: a tile is written for one VecDotFn's bits.
+VecDotTileFn find_tile_kernel(TensorType weight, Isa isa) {
+  for (int level = static_cast<int>(isa); level >= 0; --level) {
+    if (VecDotTileFn tile = own_tile_kernel(weight, static_cast<Isa>(level))) return tile;
+    if (level > 0 && vec_dot_kernel(weight, static_cast<Isa>(level)) !=
+                         vec_dot_kernel(weight, static_cast<Isa>(level - 1)))
+      return nullptr;
+  }
+  return nullptr;
+}
+
+using TileTable = std::array<VecDotTileFn, kTypeSlots>;
+
+const std::array<TileTable, 3>& all_tile_tables() {
+  static const std::array<TileTable, 3> tables = [] {
+    std::array<TileTable, 3> built{};
+    for (size_t level = 0; level < built.size(); ++level)
+      for (size_t s = 0; s < kTypeSlots; ++s)
+        built[level][s] = find_tile_kernel(static_cast<TensorType>(s), static_cast<Isa>(level));
+    return built;
+  }();
+  return tables;
+}
+
 }  // namespace
 
 const char* isa_name(Isa isa) {
@@ -117,6 +155,15 @@ VecDotFn vec_dot_kernel(TensorType weight, Isa isa) {
 
 VecDotFn active_vec_dot_kernel(TensorType weight) {
   return vec_dot_kernel(weight, active_isa());
+}
+
+VecDotTileFn vec_dot_tile_kernel(TensorType weight, Isa isa) {
+  if (slot(weight) >= kTypeSlots) return nullptr;
+  return all_tile_tables()[static_cast<size_t>(isa)][slot(weight)];
+}
+
+VecDotTileFn active_vec_dot_tile_kernel(TensorType weight) {
+  return vec_dot_tile_kernel(weight, active_isa());
 }
 
 }  // namespace pagoda::kernels

@@ -10,13 +10,15 @@
 #include "base/half.h"
 #include "kernels/act_quant.h"
 #include "kernels/vec_dot.h"
+#include "kernels/vec_dot_isa.h"
 #include "quant/codec.h"
 
 namespace pagoda::kernels {
 namespace {
 
 // Output rows per parallel task. Fixed, so the split never depends on the
-// batch; each output is one vec_dot call whichever thread computes it.
+// batch; each output is one vec_dot call, or a tile kernel's output with the
+// same bits, whichever thread computes it.
 constexpr int64_t kRowsPerTask = 32;
 // Tokens per inner tile: the task's weight rows stay in cache while a tile
 // of prepared activation rows streams past them.
@@ -66,6 +68,16 @@ std::vector<uint8_t>& activation_scratch() {
 }
 
 }  // namespace
+
+uint8_t* tile_scratch(size_t bytes) {
+  struct alignas(32) Unit {
+    uint8_t bytes[32];
+  };
+  thread_local std::vector<Unit> scratch;  // grows to the largest request seen
+  const size_t units = (bytes + sizeof(Unit) - 1) / sizeof(Unit);
+  if (scratch.size() < units) scratch.resize(units);
+  return scratch.data()->bytes;
+}
 
 TensorType vec_dot_type(TensorType weight) {
   switch (weight) {
@@ -162,12 +174,21 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
   }
 
   const auto* weights = static_cast<const uint8_t*>(w.data);
+  // Several tokens: the tile kernel (same bits as `dot`, weight blocks unpacked
+  // once per few tokens) where this type has one.
+  const VecDotTileFn tile = n_tokens > 1 ? active_vec_dot_tile_kernel(w.type) : nullptr;
   const int64_t n_tasks = (w.n_rows + kRowsPerTask - 1) / kRowsPerTask;
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
     const int64_t row_begin = task * kRowsPerTask;
     const int64_t row_end = std::min(w.n_rows, row_begin + kRowsPerTask);
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+      if (tile != nullptr) {
+        tile(n, weights + static_cast<size_t>(row_begin) * w.row_stride, w.row_stride,
+             row_end - row_begin, act + static_cast<size_t>(t0) * act_stride, act_stride, t1 - t0,
+             y + t0 * y_stride + row_begin, y_stride);
+        continue;
+      }
       for (int64_t r = row_begin; r < row_end; ++r) {
         const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
         for (int64_t t = t0; t < t1; ++t)

@@ -2,7 +2,20 @@
 // Internal: the SIMD vec_dot kernels, one namespace per instruction set, with
 // the same contract as their ref:: counterparts (kernels/ref/vec_dot_ref.h).
 // Only call them when isa_available() says the CPU runs that ISA.
+#include <cstddef>
 #include <cstdint>
+
+#include "kernels/vec_dot.h"
+
+namespace pagoda::kernels {
+
+// This thread's scratch for the tile kernels: at least `bytes`, 32-byte
+// aligned, valid until the next call on this thread. Defined in matmul.cpp
+// (baseline x86-64), so that no std:: template is instantiated under SIMD
+// flags in the ISA translation units, whose weak copies the linker could pick.
+uint8_t* tile_scratch(size_t bytes);
+
+}  // namespace pagoda::kernels
 
 namespace pagoda::kernels::avx2 {
 
@@ -20,6 +33,10 @@ float vec_dot_q4_k(int64_t n, const void* weight_row, const void* act_row);
 float vec_dot_q5_k(int64_t n, const void* weight_row, const void* act_row);
 float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row);
 
+// The tile kernel matching this level's vec_dot bits, nullptr when none
+// (matmul_tile_avx2.cpp).
+VecDotTileFn tile_kernel(TensorType weight);
+
 }  // namespace pagoda::kernels::avx2
 
 namespace pagoda::kernels::avx512 {
@@ -27,5 +44,9 @@ namespace pagoda::kernels::avx512 {
 // AVX-512 (F/BW/VL/DQ) + VNNI versions; other types use the avx2 kernels.
 float vec_dot_q8_0(int64_t n, const void* weight_row, const void* act_row);
 float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
+
+// Tile kernels with VNNI integer steps, bit-identical to this level's vec_dot
+// (matmul_tile_avx512.cpp); nullptr when none.
+VecDotTileFn tile_kernel(TensorType weight);
 
 }  // namespace pagoda::kernels::avx512

@@ -1,0 +1,44 @@
+// AVX2 tile kernels: matmul_tile_impl.h with the integer steps of the AVX2
+// vec_dot kernels (maddubs + madd), 4 tokens per tile: 4 float and 4 integer
+// accumulators plus the decoded block fit the 16 ymm registers.
+#include "kernels/matmul_tile_kquant.h"
+#include "kernels/matmul_tile_legacy.h"
+#include "kernels/vec_dot_isa.h"
+
+namespace pagoda::kernels::avx2 {
+namespace {
+
+struct Ops {
+  static constexpr int kTokens = 4;
+  static __m256i add_scaled_pairs(__m256i isum, __m256i pairs, __m256i scales) {
+    return _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, scales));
+  }
+  static __m256i dot_s8_abs(__m256i abs_x, __m256i sign_y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_x, sign_y), _mm256_set1_epi16(1));
+  }
+};
+
+}  // namespace
+
+VecDotTileFn tile_kernel(TensorType weight) {
+  switch (weight) {
+    case TensorType::Q4_0:
+      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ4_0>>;
+    case TensorType::Q8_0:
+      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ8_0>>;
+    case TensorType::Q2_K:
+      return tile::run_tile<Ops, tile::Q2K<Ops>>;
+    case TensorType::Q3_K:
+      return tile::run_tile<Ops, tile::Q3K<Ops>>;
+    case TensorType::Q4_K:
+      return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ4_K>>;
+    case TensorType::Q5_K:
+      return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ5_K>>;
+    case TensorType::Q6_K:
+      return tile::run_tile<Ops, tile::Q6K<Ops>>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace pagoda::kernels::avx2

@@ -1,0 +1,46 @@
+// AVX-512 + VNNI tile kernels: matmul_tile_impl.h on 256-bit vectors with
+// VNNI integer steps. vpdpwssd fuses the AVX2 kernels' madd + add, vpdpbusd
+// is vec_dot_avx512.cpp's Q4_0/Q8_0 quad dot; both give the same int32 lanes,
+// so the bits equal the vec_dot kernels of this level (AVX2's K-quant
+// kernels, AVX-512's Q4_0/Q8_0). 32 ymm registers hold 8 tokens per tile.
+#include "kernels/matmul_tile_kquant.h"
+#include "kernels/matmul_tile_legacy.h"
+#include "kernels/vec_dot_isa.h"
+
+namespace pagoda::kernels::avx512 {
+namespace {
+
+struct Ops {
+  static constexpr int kTokens = 8;
+  static __m256i add_scaled_pairs(__m256i isum, __m256i pairs, __m256i scales) {
+    return _mm256_dpwssd_epi32(isum, pairs, scales);
+  }
+  static __m256i dot_s8_abs(__m256i abs_x, __m256i sign_y) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), abs_x, sign_y);
+  }
+};
+
+}  // namespace
+
+VecDotTileFn tile_kernel(TensorType weight) {
+  switch (weight) {
+    case TensorType::Q4_0:
+      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ4_0>>;
+    case TensorType::Q8_0:
+      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ8_0>>;
+    case TensorType::Q2_K:
+      return tile::run_tile<Ops, tile::Q2K<Ops>>;
+    case TensorType::Q3_K:
+      return tile::run_tile<Ops, tile::Q3K<Ops>>;
+    case TensorType::Q4_K:
+      return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ4_K>>;
+    case TensorType::Q5_K:
+      return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ5_K>>;
+    case TensorType::Q6_K:
+      return tile::run_tile<Ops, tile::Q6K<Ops>>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace pagoda::kernels::avx512
