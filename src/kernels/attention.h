@@ -17,11 +17,19 @@
 //        in element order, rounded to float, times scale.
 // Keys are visited in order and nothing depends on the thread, the batch or
 // the ISA, so the result for a token is reproducible bit for bit.
+//
+// The numerics are defined by the scalar ref::attend_head (attention_ref.h).
+// The kernels (scalar, AVX2+F16C+FMA, AVX-512) reproduce its bits: the same
+// FMA chains (hardware FMA is exactly rounded, as std::fma), lane assignment,
+// reduction trees and rounding points, and ggml_expf in SIMD. Query heads
+// sharing a kv head (GQA) are processed together so every K and V row is
+// read once per group; each head's arithmetic is unchanged by the grouping.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "base/kv_type.h"
+#include "kernels/vec_dot.h"
 
 namespace pagoda::kernels {
 
@@ -50,22 +58,36 @@ struct HeadRows {
 
 // Per-thread work buffers, grown on demand and reused across calls.
 struct AttentionScratch {
-  std::vector<float> scores;      // [n_kv]
-  std::vector<uint16_t> half;     // [max(n_kv, head_dim)] fp16 staging
-  std::vector<uint8_t> query;     // quantized query row
-  std::vector<float> keys;        // [head_dim] a decoded K head slice
-  std::vector<float> values;      // [head_dim] a decoded V head slice
-  std::vector<float> accum;       // [head_dim]
-  std::vector<float> lanes;       // [head_dim, 32] f16 dot accumulators
+  std::vector<const uint8_t*> rows;  // [2 * n_kv] per-key K and V row pointers
+  std::vector<float> scores;         // [n_q, n_kv]
+  std::vector<float> work;           // the kernels' staging and lane buffers
+  std::vector<uint8_t> query;        // [n_q, Q8_0 row bytes] quantized queries
 
-  // Sizes every buffer for n_kv keys of head_dim values (no-op when large enough).
-  void reserve(int64_t n_kv, int64_t head_dim);
+  // Sizes every buffer for n_q queries over n_kv keys of head_dim values
+  // (no-op when large enough).
+  void reserve(int64_t n_q, int64_t n_kv, int64_t head_dim);
 };
 
-// out [head_dim] = softmax(scale * q.K[0..n_kv)) . V[0..n_kv) for query q [head_dim].
-// K and V may have any KvType each; n_kv >= 1; the scratch is grown as needed.
-// Thread-safe with distinct scratch and out; allocation-free once the scratch
-// has grown to (n_kv, head_dim).
+// out [n_q, head_dim] = for each query head i of q [n_q, head_dim] (rows
+// head_dim apart): softmax(scale * q_i.K[0..n_kv)) . V[0..n_kv). The heads
+// share one kv head (GQA): a tile of K rows is converted once for all of
+// them, a V row once per register block of heads.
+// Each head's result is exactly attend_head's (ref::attend_head's, see
+// attention_ref.h): it never depends on n_q, on the other heads, or on the
+// ISA level. K and V may have any KvType each; n_kv >= 1, n_q >= 1. Uses the
+// kernels of active_isa(). Thread-safe with distinct scratch and out;
+// allocation-free once the scratch has grown to (n_q, n_kv, head_dim).
+void attend_heads(const float* q, int64_t n_q, int64_t head_dim, const HeadRows& keys,
+                  const HeadRows& values, int64_t n_kv, float scale, float* out,
+                  AttentionScratch& scratch);
+
+// The same with the kernels of level `isa`, which must be isa_available():
+// for tests and benchmarks (every level gives the same bits).
+void attend_heads(Isa isa, const float* q, int64_t n_q, int64_t head_dim, const HeadRows& keys,
+                  const HeadRows& values, int64_t n_kv, float scale, float* out,
+                  AttentionScratch& scratch);
+
+// One query head: attend_heads with n_q = 1.
 void attend_head(const float* q, int64_t head_dim, const HeadRows& keys, const HeadRows& values,
                  int64_t n_kv, float scale, float* out, AttentionScratch& scratch);
 

@@ -238,18 +238,28 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
                                  sc.v_views[seq].row(pos), kv_dim);
         }
       });
-      // One task per (token, head); keys 0 .. pos of the token's sequence.
-      pool.parallel_for(n * hp.n_head, [&](int64_t task, int thread) {
-        const int64_t t = task / hp.n_head;
-        const int h = static_cast<int>(task % hp.n_head);
+      // One task per (token, kv head, part of the kv head's query heads); keys
+      // 0 .. pos of the token's sequence. The query heads of a task share every
+      // K/V row read (GQA). A head's result never depends on the heads it is
+      // processed with, so splitting groups into parts (more tasks than threads
+      // for short batches) changes no bits, whatever the thread count.
+      const int64_t units = n * hp.n_kv_head;
+      const int64_t parts = std::min<int64_t>(
+          group, std::max<int64_t>(1, (2 * pool.size() + units - 1) / units));
+      const int64_t per_part = (group + parts - 1) / parts;
+      pool.parallel_for(units * parts, [&](int64_t task, int thread) {
+        const int64_t t = task / (hp.n_kv_head * parts);
+        const int64_t kv_head = task / parts % hp.n_kv_head;
+        const int64_t h0 = kv_head * group + task % parts * per_part;
+        const int64_t h1 = std::min<int64_t>(h0 + per_part, (kv_head + 1) * group);
+        if (h0 >= h1) return;
         const auto seq = static_cast<size_t>(batch.seq[static_cast<size_t>(t)]);
-        const int64_t kv_head = h / group;
-        kernels::attend_head(&sc.q[static_cast<size_t>(t * q_dim + h * head_dim)], head_dim,
-                             head_rows(sc.k_views[seq], ks.k_type, kv_head, head_dim),
-                             head_rows(sc.v_views[seq], ks.v_type, kv_head, head_dim),
-                             batch.pos[static_cast<size_t>(t)] + 1, kq_scale,
-                             &sc.attn[static_cast<size_t>(t * q_dim + h * head_dim)],
-                             sc.attention[static_cast<size_t>(thread)]);
+        kernels::attend_heads(&sc.q[static_cast<size_t>(t * q_dim + h0 * head_dim)], h1 - h0,
+                              head_dim, head_rows(sc.k_views[seq], ks.k_type, kv_head, head_dim),
+                              head_rows(sc.v_views[seq], ks.v_type, kv_head, head_dim),
+                              batch.pos[static_cast<size_t>(t)] + 1, kq_scale,
+                              &sc.attn[static_cast<size_t>(t * q_dim + h0 * head_dim)],
+                              sc.attention[static_cast<size_t>(thread)]);
       });
       row_split_matmul(l.wo, l.wo_whole, sc.attn, q_dim);
       pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
