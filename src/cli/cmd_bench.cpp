@@ -21,6 +21,8 @@
 #include "cli/bench_serve/bench_serve.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/tensor_parallel.h"
+#include "dist/communicator.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -33,6 +35,9 @@ using Clock = std::chrono::steady_clock;
 struct Test {
   int n_prompt = 0, n_gen = 0, n_parallel = 1;
   std::vector<double> samples_ts;
+  double comm_seconds = 0;  // tensor parallelism: time in all-reduces and gathers, all repetitions
+  int64_t n_tokens = 0;     // tokens measured, all repetitions
+  double comm_ms_per_token() const { return n_tokens ? comm_seconds * 1000.0 / static_cast<double>(n_tokens) : 0; }
   double avg() const {
     double s = 0;
     for (double x : samples_ts) s += x;
@@ -103,8 +108,14 @@ int cmd_bench(int argc, char** argv) {
   app.add_option("-o,--output", output, "md or json")->check(CLI::IsMember({"md", "json"}))->capture_default_str();
   app.add_option("--max-model-len", eo.max_model_len, "context per sequence (default: prompt + generated tokens)");
   add_engine_options(app, eo);
-  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
-  auto fail = [](const std::string& m) {
+  int tp = 1;
+  add_tensor_parallel_option(app, tp);
+  TpArgv args(argc, argv);
+  if (auto exit_code = parse_command_line(app, args.argc(), args.argv())) return *exit_code;
+  std::unique_ptr<dist::Communicator> comm;
+  // With -tp, a failure on any rank before the engine runs ends every rank.
+  auto fail = [&](const std::string& m) {
+    if (comm && comm->size() > 1) comm->abort("pagoda bench: " + m);
     fmt::print(stderr, "pagoda bench: {}\n", m);
     return 1;
   };
@@ -118,8 +129,15 @@ int cmd_bench(int argc, char** argv) {
     if (p < 1 || p > 4096) return fail(fmt::format("--parallel values must be in [1, 4096], got {}", p));
   if (n_prompt == 0 && n_gen == 0) return fail("nothing to measure: -p and -n are both 0");
 
-  auto model = model::Model::load(model_path);
+  auto made = make_communicator(tp);
+  if (!made) return fail(made.error().message);
+  comm = std::move(*made);
+  auto model = load_model_for(model_path, *comm);
   if (!model) return fail(model.error().message);
+  if (comm->rank() != 0) {
+    log::set_level(log::Level::warn);
+    return run_engine_worker(*comm, **model, eo.threads);
+  }
   auto tok = tokenizer::Tokenizer::from_gguf((*model)->file());
   if (!tok) return fail(tok.error().message);
   auto config = engine_config(eo);
@@ -129,8 +147,11 @@ int cmd_bench(int argc, char** argv) {
   if (config->max_model_len == 0) config->max_model_len = std::max(n_prompt, 1) + std::max(n_gen, 1);
   ThreadPool pool(eo.threads);
   log::set_level(log::Level::warn);
-  auto engine = engine::Engine::create(**model, **tok, *config, pool);
-  if (!engine) return fail(engine.error().message);
+  auto engine = engine::Engine::create(**model, **tok, *config, pool, comm.get());
+  if (!engine) {  // the workers were told to stop
+    fmt::print(stderr, "pagoda bench: {}\n", engine.error().message);
+    return 1;
+  }
 
   const bool progress = isatty(STDERR_FILENO);
   std::mt19937 rng(1);
@@ -145,11 +166,15 @@ int cmd_bench(int argc, char** argv) {
   for (Test& t : tests) {
     for (int r = 0; r < reps; ++r) {
       // pp: the prompt and one sampled token; tg: a one-token prompt, then n_gen decode steps.
+      // The engine thread is idle between runs, so reading its communicator's clock is safe.
+      const double comm_before = comm->all_reduce_seconds();
       auto secs = t.n_prompt > 0 ? run_batch(**engine, rng, n_vocab, t.n_prompt, 1, t.n_parallel)
                                  : run_batch(**engine, rng, n_vocab, 1, t.n_gen, t.n_parallel);
       if (!secs) return fail(secs.error().message);
       const double tokens = static_cast<double>(t.n_parallel) * (t.n_prompt > 0 ? t.n_prompt : t.n_gen);
       t.samples_ts.push_back(tokens / *secs);
+      t.comm_seconds += comm->all_reduce_seconds() - comm_before;
+      t.n_tokens += static_cast<int64_t>(tokens);
       if (progress) fmt::print(stderr, "\r{} x{}: rep {}/{}", t.name(), t.n_parallel, r + 1, reps);
     }
   }
@@ -160,20 +185,30 @@ int cmd_bench(int argc, char** argv) {
   const uint64_t size = (*model)->file().bytes().size();
   const std::string file = std::filesystem::path(model_path).filename().string();
   const int threads = pool.size();
+  const uint64_t weight_bytes = (*model)->weight_bytes();
   if (output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const Test& t : tests)
       out.push_back({{"model_filename", model_path}, {"model_size", size}, {"model_n_params", n_params},
                      {"n_threads", threads}, {"type_k", std::string(kv_type_name(config->k_type))}, {"type_v", std::string(kv_type_name(config->v_type))},
                      {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_parallel", t.n_parallel},
+                     {"n_tensor_parallel", comm->size()}, {"weight_bytes_per_rank", weight_bytes},
+                     {"comm_ms_per_token", t.comm_ms_per_token()},
                      {"avg_ts", t.avg()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
     fmt::print("{}\n", out.dump(2));
   } else {
-    fmt::print("| model | size | params | threads | n_parallel | test | t/s |\n");
-    fmt::print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    const bool tp_active = comm->size() > 1;
+    fmt::print("| model | size | params | threads | {}n_parallel | test | t/s |{}\n", tp_active ? "tp | " : "",
+               tp_active ? " all-reduce ms/token |" : "");
+    fmt::print("| --- | ---: | ---: | ---: | {}---: | ---: | ---: |{}\n", tp_active ? "---: | " : "",
+               tp_active ? " ---: |" : "");
     for (const Test& t : tests)
-      fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {} | {} | {:.2f} ± {:.2f} |\n", file, size / 1048576.0,
-                 n_params / 1e6, threads, t.n_parallel, t.name(), t.avg(), t.stddev());
+      fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {}{} | {} | {:.2f} ± {:.2f} |{}\n", file, size / 1048576.0,
+                 n_params / 1e6, threads, tp_active ? fmt::format("{} | ", comm->size()) : "", t.n_parallel,
+                 t.name(), t.avg(), t.stddev(), tp_active ? fmt::format(" {:.3f} |", t.comm_ms_per_token()) : "");
+    if (tp_active)
+      fmt::print("\ntensor parallel: {} ranks, rank 0 reads {:.2f} MiB of weights\n", comm->size(),
+                 weight_bytes / 1048576.0);
   }
   return 0;
 }

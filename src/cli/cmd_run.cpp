@@ -25,6 +25,7 @@
 #include "cli/commands.h"
 #include "gguf/gguf.h"
 #include "cli/engine_options.h"
+#include "cli/tensor_parallel.h"
 #include "engine/engine.h"
 #include "grammar/grammar.h"
 #include "model/model.h"
@@ -301,21 +302,6 @@ Expected<std::shared_ptr<const grammar::Grammar>> load_grammar(const std::string
   return *g;
 }
 
-struct Loaded {
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
-};
-
-Expected<Loaded> load(const RunOptions& opt) {
-  Loaded loaded;
-  auto model = model::Model::load(opt.model_path);
-  if (!model) return model.error();
-  loaded.model = std::move(*model);
-  auto tok = tokenizer::Tokenizer::from_gguf(loaded.model->file());
-  if (!tok) return tok.error();
-  loaded.tokenizer = std::move(*tok);
-  return loaded;
-}
 
 }  // namespace
 
@@ -361,7 +347,10 @@ int cmd_run(int argc, char** argv) {
       app.add_option("--grammar-file", grammar_file, "constrain the output to this GBNF grammar (llama.cpp syntax)");
   app.add_option("--json-schema", schema_file, "constrain the output to JSON valid against this JSON Schema file")
       ->excludes(grammar_opt);
-  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
+  int tp = 1;
+  add_tensor_parallel_option(app, tp);
+  TpArgv args(argc, argv);
+  if (auto exit_code = parse_command_line(app, args.argc(), args.argv())) return *exit_code;
   if (opt.seed >= 0) opt.sampling.seed = static_cast<uint64_t>(opt.seed);
   opt.sampling.stop = stop;
   // max_tokens is set per turn from -n and the room left; validate the rest now.
@@ -383,31 +372,39 @@ int cmd_run(int argc, char** argv) {
     opt.grammar = *g;
   }
 
-  auto loaded = load(opt);
-  if (!loaded) {
-    fmt::print(stderr, "pagoda run: {}\n", loaded.error().message);
+  auto comm = make_communicator(tp);
+  if (!comm) {
+    fmt::print(stderr, "pagoda run: {}\n", comm.error().message);
     return 1;
   }
+  // With -tp, a failure on any rank before the engine runs ends every rank.
+  auto fail = [&](const std::string& message) {
+    if ((*comm)->size() > 1) (*comm)->abort("pagoda run: " + message);
+    fmt::print(stderr, "pagoda run: {}\n", message);
+    return 1;
+  };
+  auto model = load_model_for(opt.model_path, **comm);
+  if (!model) return fail(model.error().message);
+  if ((*comm)->rank() != 0) return run_engine_worker(**comm, **model, opt.engine.threads);
+  auto tokenizer = tokenizer::Tokenizer::from_gguf((*model)->file());
+  if (!tokenizer) return fail(tokenizer.error().message);
   auto config = engine_config(opt.engine);
-  if (!config) {
-    fmt::print(stderr, "pagoda run: {}\n", config.error().message);
-    return 1;
-  }
+  if (!config) return fail(config.error().message);
   opt.kv_description = describe_kv_types(config->k_type, config->v_type);
-  const int n_ctx_train = loaded->model->hparams().n_ctx_train;
+  const int n_ctx_train = (*model)->hparams().n_ctx_train;
   config->max_model_len =
       opt.ctx_size > 0 ? opt.ctx_size : (n_ctx_train > 0 ? std::min(n_ctx_train, kDefaultCtx) : kDefaultCtx);
   ThreadPool pool(opt.engine.threads);
-  auto engine = engine::Engine::create(*loaded->model, *loaded->tokenizer, *config, pool);
-  if (!engine) {
+  auto engine = engine::Engine::create(**model, **tokenizer, *config, pool, comm->get());
+  if (!engine) {  // the workers were told to stop
     fmt::print(stderr, "pagoda run: {}\n", engine.error().message);
     return 1;
   }
   Session session(**engine, (*engine)->pool_plan().max_model_len);
   TextOut out;
   TurnStats total;
-  auto ok = opt.chat ? run_chat(session, *loaded->model, *loaded->tokenizer, opt, out, total)
-                     : run_completion(session, *loaded->tokenizer, opt, out, total);
+  auto ok = opt.chat ? run_chat(session, **model, **tokenizer, opt, out, total)
+                     : run_completion(session, **tokenizer, opt, out, total);
   if (!ok) {
     fmt::print(stderr, "{}pagoda run: {}\n", out.ends_with_newline() ? "" : "\n", ok.error().message);
     return 1;

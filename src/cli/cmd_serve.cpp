@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,8 @@
 #include "chat/chat_template.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/tensor_parallel.h"
+#include "dist/communicator.h"
 #include "cli/estimate/serve_log.h"
 #include "cli/make_model/demo_vocab.h"
 #include "cli/make_model/random_weights.h"
@@ -49,6 +52,7 @@ struct ServeOptions {
   std::string chat_template_file;
   std::string generation_config = "auto";  // auto | vllm | generation_config.json
   int port = -1;
+  int tensor_parallel = 1;
   EngineOptions engine;
   server::ServerOptions server;
 };
@@ -94,12 +98,12 @@ struct Backend {
   server::ServedModel served;
 };
 
-Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt) {
-  if (opt.model_path == kDemoModel && !fs::exists(opt.model_path)) {
+Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt, dist::Communicator& comm) {
+  if (opt.model_path == kDemoModel && !fs::exists(opt.model_path) && comm.size() == 1) {
     if (auto ok = write_demo_model(opt.model_path, opt.engine.threads); !ok) return ok.error();
   }
   auto b = std::make_unique<Backend>();
-  auto model = model::Model::load(opt.model_path);
+  auto model = load_model_for(opt.model_path, comm);
   if (!model) return model.error();
   b->model = std::move(*model);
   auto tok = tokenizer::Tokenizer::from_gguf(b->model->file());
@@ -108,10 +112,15 @@ Expected<std::unique_ptr<Backend>> load_backend(const ServeOptions& opt) {
   auto config = engine_config(opt.engine);
   if (!config) return config.error();
   b->pool = std::make_unique<ThreadPool>(opt.engine.threads);
-  auto engine = engine::Engine::create(*b->model, *b->tok, *config, *b->pool);
+  auto engine = engine::Engine::create(*b->model, *b->tok, *config, *b->pool, &comm);
   if (!engine) return engine.error();
   b->engine = std::move(*engine);
   estimate::log_serve_memory(*b->model, *config, b->engine->pool_plan(), b->pool->size());
+  if (comm.size() > 1)
+    log::info("serve: tensor parallel over {} ranks: rank 0 reads {} of weights, KV cache {} (its share of the "
+              "heads; every rank holds the same)",
+              comm.size(), engine::format_bytes(b->model->weight_bytes()),
+              engine::format_bytes(b->engine->pool_plan().bytes));
 
   server::ServedModel& s = b->served;
   s.engine = b->engine.get();
@@ -191,7 +200,9 @@ int cmd_serve(int argc, char** argv) {
   app.add_option("--tool-call-parser", opt.server.tools.parser,
                  "how tool calls look in this model's output: " + fmt::format("{}", fmt::join(tools::parser_names(), ", ")))
       ->check(CLI::IsMember(tools::parser_names()));
-  if (auto exit_code = parse_command_line(app, argc, argv)) return *exit_code;
+  add_tensor_parallel_option(app, opt.tensor_parallel);
+  TpArgv args(argc, argv);
+  if (auto exit_code = parse_command_line(app, args.argc(), args.argv())) return *exit_code;
   if (opt.server.tools.enable_auto_tool_choice && opt.server.tools.parser.empty()) {
     fmt::print(stderr, "pagoda serve: --enable-auto-tool-choice needs --tool-call-parser ({})\n",
                fmt::join(tools::parser_names(), ", "));
@@ -230,13 +241,39 @@ int cmd_serve(int argc, char** argv) {
   }
   if (opt.server.api_key.empty())
     if (const char* env = std::getenv("PAGODA_API_KEY")) opt.server.api_key = env;
-  if (opt.model_path != kDemoModel && !fs::exists(opt.model_path)) {
-    fmt::print(stderr, "pagoda serve: model '{}' not found\n", opt.model_path);
-    return 1;
-  }
   if (auto config = engine_config(opt.engine); !config) {
     fmt::print(stderr, "pagoda serve: {}\n", config.error().message);
     return 2;
+  }
+  // Tensor parallelism: every rank checks its arguments the same way above, so they agree on
+  // going on; from here a rank that cannot go on ends the job (MPI_Abort) rather than leave the
+  // others waiting.
+  auto made = make_communicator(opt.tensor_parallel);
+  if (!made) {
+    fmt::print(stderr, "pagoda serve: {}\n", made.error().message);
+    return 1;
+  }
+  std::unique_ptr<dist::Communicator> comm = std::move(*made);
+  const bool tp = comm->size() > 1;
+  if (tp && opt.model_path == kDemoModel) {
+    // Rank 0 writes the demo model once; ranks on other hosts need it copied to the same path.
+    if (comm->rank() == 0 && !fs::exists(opt.model_path))
+      if (auto ok = write_demo_model(opt.model_path, opt.engine.threads); !ok) comm->abort(ok.error().message);
+    comm->barrier();
+  }
+  if (opt.model_path != kDemoModel && !fs::exists(opt.model_path)) {
+    if (tp) comm->abort(fmt::format("pagoda serve: rank {}: model '{}' not found", comm->rank(), opt.model_path));
+    fmt::print(stderr, "pagoda serve: model '{}' not found\n", opt.model_path);
+    return 1;
+  }
+  if (comm->rank() != 0) {
+    // A worker: no socket; its shard runs the steps rank 0 broadcasts until rank 0 stops. A
+    // SIGINT/SIGTERM that mpirun forwards is rank 0's to act on: it drains, then stops us.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    auto model = load_model_for(opt.model_path, *comm);
+    if (!model) comm->abort("pagoda serve: " + model.error().message);
+    return run_engine_worker(*comm, **model, opt.engine.threads);
   }
 
   boost::asio::io_context ioc(1);
@@ -245,13 +282,17 @@ int cmd_serve(int argc, char** argv) {
   {
     server::Server server(ioc, opt.server);
     if (auto ok = server.listen(); !ok) {
+      if (tp) comm->abort("pagoda serve: " + ok.error().message);
       fmt::print(stderr, "pagoda serve: {}\n", ok.error().message);
       return 1;
     }
     const std::string url = fmt::format("http://{}:{}", opt.server.host, server.port());
+    // (With -tp, the listening socket is rank 0's; the other ranks are already loading.)
     log::info("serve: listening on {} (model loading: /health answers 503 until it is ready)", url);
     std::thread loader([&] {
-      auto loaded = load_backend(opt);
+      auto loaded = load_backend(opt, *comm);
+      // The workers wait for rank 0's engine: without one they must not be left waiting.
+      if (!loaded && tp) comm->abort("pagoda serve: " + loaded.error().message);
       if (loaded) backend = std::move(*loaded);
       std::string error = loaded ? "" : loaded.error().message;
       boost::asio::post(ioc, [&, error] {

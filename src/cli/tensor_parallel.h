@@ -38,4 +38,16 @@ struct LoadedModel {
 // size 1: the whole model, no MPI. size > 1: MPI (the job must have exactly `size` ranks).
 Expected<LoadedModel> load_model_tp(const std::string& path, int size);
 
+// The communicator alone (MPI when size > 1), for commands that load the model later (serve
+// loads it on a background thread while its socket already answers).
+Expected<std::unique_ptr<dist::Communicator>> make_communicator(int size);
+// This rank's shard (size > 1) or the whole model.
+Expected<std::unique_ptr<model::Model>> load_model_for(const std::string& path, dist::Communicator& comm);
+
+// A worker rank (rank != 0) of an engine command (serve, run, bench): runs the engine's
+// worker loop (engine/tp_step.h) on `threads` threads (0: all cores) until rank 0 stops it.
+// An error ends the whole job through MPI_Abort: rank 0 would otherwise wait for this rank in
+// its next collective. Returns the command's exit status.
+int run_engine_worker(dist::Communicator& comm, model::Model& model, int threads);
+
 }  // namespace pagoda::cli

@@ -22,8 +22,12 @@ class Communicator {
   virtual int size() const = 0;
   // data [n] ← Σ over ranks in rank order of each rank's data [n]; the same bits on every rank.
   virtual void all_reduce_sum(float* data, size_t n) = 0;
+  // How a rank waits for a broadcast: spinning (inside a forward pass, where the root is
+  // microseconds away) or idle (a worker waiting for the next engine step, which may be hours
+  // away: it polls with short sleeps instead of burning a core).
+  enum class Wait { spin, idle };
   // bytes ← root's bytes on every rank (resized to match).
-  virtual void broadcast(std::vector<uint8_t>& bytes, int root) = 0;
+  virtual void broadcast(std::vector<uint8_t>& bytes, int root, Wait wait = Wait::spin) = 0;
   // all [size * n] ← every rank's mine [n] concatenated in rank order, on every rank.
   virtual void all_gather(const float* mine, size_t n, float* all) = 0;
   // On root: all ← every rank's `mine` concatenated in rank order (lengths may differ); other
@@ -47,8 +51,8 @@ std::unique_ptr<Communicator> make_local_communicator();
 bool mpi_built();
 // True when this process was started by mpirun / mpiexec (OpenMPI's or PMIx's environment).
 bool launched_by_mpi();
-// MPI_COMM_WORLD, initialized on first use (MPI_THREAD_FUNNELED: only the calling thread talks
-// MPI). Errors: built without MPI, or a world size other than `expected_size`.
+// MPI_COMM_WORLD, initialized on first use (MPI_THREAD_SERIALIZED: any thread may talk MPI, one
+// at a time — the server's loader thread, then its engine thread). Errors: built without MPI, or a world size other than `expected_size`.
 Expected<std::unique_ptr<Communicator>> make_mpi_communicator(int expected_size);
 
 }  // namespace pagoda::dist

@@ -12,7 +12,7 @@ class LocalCommunicator final : public Communicator {
   int rank() const override { return 0; }
   int size() const override { return 1; }
   void all_reduce_sum(float*, size_t) override {}
-  void broadcast(std::vector<uint8_t>&, int) override {}
+  void broadcast(std::vector<uint8_t>&, int, Wait) override {}
   void all_gather(const float* mine, size_t n, float* all) override { std::copy(mine, mine + n, all); }
   void gather(const float* mine, size_t n, std::vector<float>& all, int) override {
     all.assign(mine, mine + n);

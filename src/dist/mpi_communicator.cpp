@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "base/log.h"
 #include "dist/communicator.h"
@@ -61,9 +63,17 @@ class MpiCommunicator final : public Communicator {
     all_reduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  void broadcast(std::vector<uint8_t>& bytes, int root) override {
+  void broadcast(std::vector<uint8_t>& bytes, int root, Wait wait) override {
+    // The size goes first, non-blocking on every rank (blocking and non-blocking collectives
+    // never match each other), so that an idle rank can sleep between polls.
     uint64_t n = bytes.size();
-    check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD), "broadcast");
+    MPI_Request request;
+    check(MPI_Ibcast(&n, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &request), "broadcast");
+    if (wait == Wait::idle && rank_ != root) {
+      wait_idle(request);
+    } else {
+      check(MPI_Wait(&request, MPI_STATUS_IGNORE), "broadcast");
+    }
     bytes.resize(n);
     if (n > 0) check(MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, root, MPI_COMM_WORLD), "broadcast");
   }
@@ -87,6 +97,21 @@ class MpiCommunicator final : public Communicator {
   }
 
   void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "barrier"); }
+
+  // Polls `request` to completion: spinning for the first millisecond (steps follow each other
+  // closely while requests run), then sleeping a little longer between polls, up to 2 ms.
+  void wait_idle(MPI_Request& request) {
+    const auto start = std::chrono::steady_clock::now();
+    auto nap = std::chrono::microseconds(50);
+    while (true) {
+      int done = 0;
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "broadcast");
+      if (done) return;
+      if (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1)) continue;
+      std::this_thread::sleep_for(nap);
+      nap = std::min(nap * 2, std::chrono::microseconds(2000));
+    }
+  }
 
   [[noreturn]] void abort(const std::string& message) override {
     log::error("rank {}: {}", rank_, message);
@@ -116,8 +141,12 @@ Expected<std::unique_ptr<Communicator>> make_mpi_communicator(int expected_size)
   MPI_Initialized(&initialized);
   if (!initialized) {
     int provided = 0;
-    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
       return Error{"MPI_Init_thread failed"};
+    if (provided < MPI_THREAD_SERIALIZED) {
+      MPI_Finalize();
+      return Error{"this MPI library cannot be called from more than one thread (MPI_THREAD_SERIALIZED)"};
+    }
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank = 0, size = 1;

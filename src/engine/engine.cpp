@@ -20,8 +20,9 @@ Engine::~Engine() {
 }
 
 Expected<std::unique_ptr<Engine>> Engine::create(model::Model& model, const tokenizer::Tokenizer& tok,
-                                                 const EngineConfig& config, ThreadPool& pool) {
-  auto core = EngineCore::create(model, tok, config, pool);
+                                                 const EngineConfig& config, ThreadPool& pool,
+                                                 dist::Communicator* tp) {
+  auto core = EngineCore::create(model, tok, config, pool, tp);
   if (!core) return core.error();
   return std::unique_ptr<Engine>(new Engine(std::move(*core)));
 }

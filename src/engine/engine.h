@@ -17,8 +17,11 @@ namespace pagoda::engine {
 class Engine {
  public:
   // Builds the core (see EngineCore::create) and starts the loop thread.
+  // With `tp`: rank 0 of a tensor-parallel job (see EngineCore::create); every MPI call then
+  // comes from the loop thread, and the workers are stopped when the engine goes.
   static Expected<std::unique_ptr<Engine>> create(model::Model& model, const tokenizer::Tokenizer& tok,
-                                                  const EngineConfig& config, ThreadPool& pool);
+                                                  const EngineConfig& config, ThreadPool& pool,
+                                                  dist::Communicator* tp = nullptr);
   // Aborts whatever is still running and joins the loop thread.
   ~Engine();
 

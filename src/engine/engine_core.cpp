@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "dist/communicator.h"
 #include "grammar/grammar.h"
 #include "sampling/logit_ops.h"
 #include "sampling/sampler.h"
@@ -62,10 +63,47 @@ EngineCore::EngineCore(model::Model& model, const tokenizer::Tokenizer& tok, con
                        ThreadPool& pool)
     : model_(model), tok_(tok), config_(config), threads_(pool) {}
 
-EngineCore::~EngineCore() = default;
+EngineCore::~EngineCore() {
+  if (tp_) {
+    tp_bytes_ = encode_tp_stop();
+    tp_->broadcast(tp_bytes_, 0);
+  }
+}
+
+namespace {
+// Tells the workers of a tensor-parallel job that rank 0 will not start an engine.
+void stop_workers(dist::Communicator* tp) {
+  if (!tp) return;
+  std::vector<uint8_t> bytes = encode_tp_stop();
+  tp->broadcast(bytes, 0);
+}
+}  // namespace
 
 Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model, const tokenizer::Tokenizer& tok,
-                                                         const EngineConfig& config, ThreadPool& pool) {
+                                                         const EngineConfig& config, ThreadPool& pool,
+                                                         dist::Communicator* tp) {
+  if (tp && tp->size() <= 1) tp = nullptr;
+  if (tp && tp->rank() != 0) return Error{"only rank 0 of a tensor-parallel job runs the engine"};
+  auto core = create_alone(model, tok, config, pool);
+  if (!core) {
+    stop_workers(tp);
+    return core.error();
+  }
+  if (tp) {
+    const PoolPlan& p = (*core)->plan_;
+    TpSetup setup{p.n_blocks, p.block_size, std::max(1, config.max_num_seqs), p.max_model_len, config.k_type,
+                  config.v_type};
+    (*core)->tp_bytes_ = encode_tp_setup(setup);
+    tp->broadcast((*core)->tp_bytes_, 0);
+    (*core)->tp_ = tp;
+    log::info("tensor parallel: rank 0 of {} schedules; each rank holds {} of the KV heads", tp->size(),
+              model.hparams().n_kv_head);
+  }
+  return core;
+}
+
+Expected<std::unique_ptr<EngineCore>> EngineCore::create_alone(model::Model& model, const tokenizer::Tokenizer& tok,
+                                                               const EngineConfig& config, ThreadPool& pool) {
   const model::HParams& hp = model.hparams();
   kv::KvShape shape;
   shape.n_layer = hp.n_layer;
@@ -219,6 +257,18 @@ void EngineCore::fail_request(Active& a, const std::string& message) {
     if (s->finish == Finish::none) finish_sequence(*s, Finish::error);
 }
 
+void EngineCore::broadcast_step(const StepPlan& plan) {
+  tp_step_.copies = plan.copies;
+  tp_step_.bindings.clear();
+  for (const ScheduledChunk& c : plan.chunks) {
+    const SchedSequence& s = *c.seq;
+    tp_step_.bindings.push_back({s.slot, s.n_computed, s.table.blocks});
+  }
+  tp_step_.batch = batch_;
+  tp_bytes_ = encode_tp_step(tp_step_);
+  tp_->broadcast(tp_bytes_, 0);
+}
+
 Expected<void> EngineCore::run_plan(const StepPlan& plan) {
   for (const kv::BlockCopy& c : plan.copies) cache_->copy_block(c.src, c.dst);
   batch_.clear();
@@ -230,6 +280,7 @@ Expected<void> EngineCore::run_plan(const StepPlan& plan) {
       batch_.add(s.tokens[static_cast<size_t>(pos)], pos, s.slot, c.completes && j + 1 == c.n_tokens);
     }
   }
+  if (tp_) broadcast_step(plan);
   return model_.forward(batch_, *cache_, threads_, logits_);
 }
 

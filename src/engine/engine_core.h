@@ -21,12 +21,16 @@
 #include "engine/metrics.h"
 #include "engine/request.h"
 #include "engine/scheduler.h"
+#include "engine/tp_step.h"
 #include "kv/paged_cache.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace pagoda::grammar {
 class TokenVocabulary;
+}
+namespace pagoda::dist {
+class Communicator;
 }
 
 namespace pagoda::engine {
@@ -36,8 +40,12 @@ class EngineCore {
   // Sizes the pool (see plan_pool), allocates it and logs it. The model,
   // tokenizer and pool must outlive the core. Errors: bad config, a
   // --max-model-len that cannot fit, allocation failure.
+  // With `tp` (rank 0 of a tensor-parallel job, model a shard): the pool's geometry and then
+  // every step are broadcast to the other ranks (engine/tp_step.h); the destructor, or a
+  // failed create, tells them to stop. `tp` must outlive the core.
   static Expected<std::unique_ptr<EngineCore>> create(model::Model& model, const tokenizer::Tokenizer& tok,
-                                                      const EngineConfig& config, ThreadPool& pool);
+                                                      const EngineConfig& config, ThreadPool& pool,
+                                                      dist::Communicator* tp = nullptr);
   ~EngineCore();
 
   const PoolPlan& pool_plan() const { return plan_; }
@@ -69,7 +77,11 @@ class EngineCore {
   struct Sequence;
   struct Active;
   EngineCore(model::Model& model, const tokenizer::Tokenizer& tok, const EngineConfig& config, ThreadPool& pool);
+  static Expected<std::unique_ptr<EngineCore>> create_alone(model::Model& model, const tokenizer::Tokenizer& tok,
+                                                            const EngineConfig& config, ThreadPool& pool);
   Expected<void> run_plan(const StepPlan& plan);
+  // Tensor parallelism: sends this step to the other ranks (tp_ only).
+  void broadcast_step(const StepPlan& plan);
   void sample_completed(const StepPlan& plan);
   void sample_one(Sequence& seq, std::span<const float> logits);
   // The grammar-masked copy of a row (masked_), or nullopt when no token may follow.
@@ -84,6 +96,7 @@ class EngineCore {
   const tokenizer::Tokenizer& tok_;
   EngineConfig config_;
   ThreadPool& threads_;
+  dist::Communicator* tp_ = nullptr;  // rank 0 of a tensor-parallel job; null when alone
   PoolPlan plan_;
   uint64_t kv_salt_ = 0;
   std::unique_ptr<kv::PagedKvCache> cache_;
@@ -93,6 +106,8 @@ class EngineCore {
   std::vector<Active*> touched_;  // requests with news this step
   uint64_t next_order_ = 0;
   model::Batch batch_;
+  TpStep tp_step_;                 // the step broadcast to the other ranks (tp_ only)
+  std::vector<uint8_t> tp_bytes_;  // its encoding
   std::vector<float> logits_;      // [n_completing, n_vocab]
   std::vector<float> logprobs_;    // [n_vocab] scratch
   // Constrained decoding: the vocabulary's token bytes, built on the first grammar request.

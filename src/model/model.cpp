@@ -47,6 +47,19 @@ Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist
   return model;
 }
 
+uint64_t Model::weight_bytes() const {
+  const auto matrix = [](const kernels::WeightView& m) {
+    return static_cast<uint64_t>(m.n_rows) * static_cast<uint64_t>(m.row_stride);
+  };
+  const Weights& w = *weights_;
+  uint64_t total = matrix(w.output);
+  if (!hparams_.tied_output) total += static_cast<uint64_t>(w.n_vocab_local) * w.token_embd_row_bytes;
+  for (const LayerWeights& l : w.layers)
+    for (const kernels::WeightView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      total += matrix(*m);
+  return total;
+}
+
 Expected<std::unique_ptr<kv::KvCache>> Model::make_kv_cache(int n_seq, int n_ctx,
                                                             KvType k_type,
                                                             KvType v_type) const {

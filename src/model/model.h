@@ -75,6 +75,9 @@ class Model {
   const ShardPlan& shard() const { return shard_; }
   const gguf::File& file() const { return *file_; }
   int n_vocab() const { return hparams_.n_vocab; }
+  // Bytes of weights this model reads (a shard: its slices, mapped or copied), matrices and
+  // embedding rows: what a rank needs in memory, and what a decode step streams.
+  uint64_t weight_bytes() const;
 
   // A contiguous KV cache for this model's layers and heads: n_seq sequences of
   // n_ctx positions (n_ctx <= 0: the training context), keys stored as k,

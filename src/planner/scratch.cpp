@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/tensor_type.h"
+#include "kernels/attention_kernels.h"
 #include "kernels/matmul.h"
 #include "quant/mix.h"
 
@@ -37,11 +38,18 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
     prepared = std::max<uint64_t>(prepared, kernels::activation_row_bytes(t.type, cols) * (output ? n_want : n));
   }
   b.activations += prepared;
-  // kernels::AttentionScratch per thread: scores [ctx] f32, half [max(ctx, hd)]
-  // u16, a Q8_0 query row, keys/values/accum [hd] f32, lanes [hd, 32] f32.
+  // kernels::AttentionScratch per thread, for one task's query heads (the GQA group sharing a
+  // KV head) over ctx keys: rows [2 * ctx] K/V pointers, scores [group, ctx] f32, the kernels'
+  // work floats, and Q8_0 query rows [group].
   const auto ctx = static_cast<uint64_t>(std::max<int64_t>(p.ctx, 1));
+  const auto group = static_cast<uint64_t>(
+      s.n_head_kv > 0 && s.n_head >= s.n_head_kv ? s.n_head / s.n_head_kv : std::max<int64_t>(s.n_head, 1));
   const uint64_t query = hd % 32 == 0 ? kernels::activation_row_bytes(TensorType::Q8_0, static_cast<int64_t>(hd)) : 0;
-  const uint64_t per_thread = 4 * ctx + 2 * std::max(ctx, hd) + query + 3 * 4 * hd + 4 * hd * 32;
+  const uint64_t per_thread =
+      sizeof(void*) * 2 * ctx + sizeof(float) * group * ctx +
+      sizeof(float) * kernels::attn::work_floats(static_cast<int64_t>(group), static_cast<int64_t>(hd),
+                                                 static_cast<int64_t>(ctx)) +
+      group * query;
   b.attention = per_thread * static_cast<uint64_t>(std::max(p.threads, 1));
   // EngineCore: logits_ [n_want, n_vocab] and logprobs_ [n_vocab], f32.
   b.logits = sizeof(float) * vocab * (n_want + 1);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -22,6 +23,10 @@ namespace pagoda::test {
 // A `pagoda serve` child process on a free port.
 class ServeProcess {
  public:
+  ServeProcess() = default;
+  // `launcher` runs the binary: {"mpirun", "-np", "2", ...} for tensor parallelism.
+  explicit ServeProcess(std::vector<std::string> launcher) : launcher_(std::move(launcher)) {}
+  pid_t pid() const { return pid_; }
   bool start(const std::vector<std::string>& args, const std::filesystem::path& log) {
     log_ = log;
     pid_ = ::fork();
@@ -31,12 +36,14 @@ class ServeProcess {
         ::dup2(::fileno(f), 1);
         ::dup2(::fileno(f), 2);
       }
-      std::vector<std::string> all = {PAGODA_BINARY, "serve"};
+      std::vector<std::string> all = launcher_;
+      all.push_back(PAGODA_BINARY);
+      all.push_back("serve");
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
       for (auto& a : all) argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execv(PAGODA_BINARY, argv.data());
+      ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -57,6 +64,21 @@ class ServeProcess {
     }
     return false;
   }
+  // Waits up to `timeout` for the process to end by itself: its exit status (-1 when a signal
+  // ended it), or nullopt if it still runs.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
+  }
   // Sends `sig` and returns the exit status (-1 if killed or not running).
   int stop(int sig = SIGTERM) {
     if (pid_ <= 0) return -1;
@@ -73,6 +95,7 @@ class ServeProcess {
   std::string log() const { return read_file_bytes(log_); }
 
  private:
+  std::vector<std::string> launcher_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::filesystem::path log_;
