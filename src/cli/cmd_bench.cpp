@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "cli/bench/memory_roof.h"
 #include "cli/bench_serve/bench_serve.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
@@ -51,6 +52,10 @@ struct Test {
     return std::sqrt(s / static_cast<double>(samples_ts.size() - 1));
   }
   std::string name() const { return n_prompt > 0 ? fmt::format("pp{}", n_prompt) : fmt::format("tg{}", n_gen); }
+  // Decode streams every weight once per step (all n_parallel sequences share it): bytes/s.
+  double weight_bytes_per_second(uint64_t weight_bytes) const {
+    return n_gen > 0 ? avg() / n_parallel * static_cast<double>(weight_bytes) : 0;
+  }
 };
 
 std::vector<int> parse_list(const std::string& text) {
@@ -107,6 +112,8 @@ int cmd_bench(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-o,--output", output, "md or json")->check(CLI::IsMember({"md", "json"}))->capture_default_str();
   app.add_option("--max-model-len", eo.max_model_len, "context per sequence (default: prompt + generated tokens)");
+  bool no_roof = false;
+  app.add_flag("--no-roof", no_roof, "skip measuring the memory-read roof that decode's GB/s is compared with");
   add_engine_options(app, eo);
   int tp = 1;
   add_tensor_parallel_option(app, tp);
@@ -179,6 +186,9 @@ int cmd_bench(int argc, char** argv) {
     }
   }
   if (progress) fmt::print(stderr, "\r{:40}\r", "");
+  // After the tests, so that its buffer never competes with the model for memory.
+  const MemoryRoof roof = no_roof ? MemoryRoof{} : measure_memory_roof(pool, uint64_t{512} << 20, 3);
+  const double roof_gbs = roof.bytes_per_second / 1e9;
 
   uint64_t n_params = 0;
   for (const auto& ti : (*model)->file().tensors()) n_params += ti.n_elements;
@@ -194,18 +204,31 @@ int cmd_bench(int argc, char** argv) {
                      {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_parallel", t.n_parallel},
                      {"n_tensor_parallel", comm->size()}, {"weight_bytes_per_rank", weight_bytes},
                      {"comm_ms_per_token", t.comm_ms_per_token()},
+                     {"weights_gb_s", t.n_gen > 0 ? nlohmann::json(t.weight_bytes_per_second(weight_bytes) / 1e9) : nlohmann::json()},
+                     {"memory_roof_gb_s", no_roof ? nlohmann::json() : nlohmann::json(roof_gbs)},
                      {"avg_ts", t.avg()}, {"stddev_ts", t.stddev()}, {"samples_ts", t.samples_ts}});
     fmt::print("{}\n", out.dump(2));
   } else {
     const bool tp_active = comm->size() > 1;
-    fmt::print("| model | size | params | threads | {}n_parallel | test | t/s |{}\n", tp_active ? "tp | " : "",
-               tp_active ? " all-reduce ms/token |" : "");
-    fmt::print("| --- | ---: | ---: | ---: | {}---: | ---: | ---: |{}\n", tp_active ? "---: | " : "",
+    fmt::print("| model | size | params | threads | {}n_parallel | test | t/s | weights GB/s |{}\n",
+               tp_active ? "tp | " : "", tp_active ? " all-reduce ms/token |" : "");
+    fmt::print("| --- | ---: | ---: | ---: | {}---: | ---: | ---: | ---: |{}\n", tp_active ? "---: | " : "",
                tp_active ? " ---: |" : "");
-    for (const Test& t : tests)
-      fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {}{} | {} | {:.2f} ± {:.2f} |{}\n", file, size / 1048576.0,
-                 n_params / 1e6, threads, tp_active ? fmt::format("{} | ", comm->size()) : "", t.n_parallel,
-                 t.name(), t.avg(), t.stddev(), tp_active ? fmt::format(" {:.3f} |", t.comm_ms_per_token()) : "");
+    for (const Test& t : tests) {
+      std::string gbs = "";
+      if (t.n_gen > 0) {
+        const double g = t.weight_bytes_per_second(weight_bytes) / 1e9;
+        gbs = no_roof ? fmt::format("{:.1f}", g) : fmt::format("{:.1f} ({:.0f}% of roof)", g, 100.0 * g / roof_gbs);
+      }
+      fmt::print("| {} | {:.2f} MiB | {:.2f} M | {} | {}{} | {} | {:.2f} ± {:.2f} | {} |{}\n", file,
+                 size / 1048576.0, n_params / 1e6, threads, tp_active ? fmt::format("{} | ", comm->size()) : "",
+                 t.n_parallel, t.name(), t.avg(), t.stddev(), gbs,
+                 tp_active ? fmt::format(" {:.3f} |", t.comm_ms_per_token()) : "");
+    }
+    if (!no_roof)
+      fmt::print("\nmemory-read roof: {:.1f} GB/s ({} threads streaming {} MiB, best of 3); decode reads {:.2f} MiB "
+                 "of weights per step\n",
+                 roof_gbs, threads, roof.buffer_bytes >> 20, weight_bytes / 1048576.0);
     if (tp_active)
       fmt::print("\ntensor parallel: {} ranks, rank 0 reads {:.2f} MiB of weights\n", comm->size(),
                  weight_bytes / 1048576.0);
