@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/process_memory.h"
 #include "base/thread_pool.h"
 #include "cli/bench/memory_roof.h"
 #include "cli/bench_serve/bench_serve.h"
@@ -229,9 +230,11 @@ int cmd_bench(int argc, char** argv) {
       fmt::print("\nmemory-read roof: {:.1f} GB/s ({} threads streaming {} MiB, best of 3); decode reads {:.2f} MiB "
                  "of weights per step\n",
                  roof_gbs, threads, roof.buffer_bytes >> 20, weight_bytes / 1048576.0);
-    if (tp_active)
-      fmt::print("\ntensor parallel: {} ranks, rank 0 reads {:.2f} MiB of weights\n", comm->size(),
-                 weight_bytes / 1048576.0);
+    if (tp_active) fmt::print("\ntensor parallel: {} ranks, rank 0 reads {:.2f} MiB of weights\n", comm->size(),
+                              weight_bytes / 1048576.0);
+    if (const auto mem = process_memory())
+      fmt::print("{}peak resident memory{}: {:.2f} MiB\n", tp_active ? "" : "\n", tp_active ? " of rank 0" : "",
+                 mem->peak_resident / 1048576.0);
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/log.h"
+#include "base/process_memory.h"
 #include "engine/config.h"
 #include "dist/communicator.h"
 #include "kv/paged_cache.h"
@@ -177,9 +178,14 @@ Expected<void> run_tp_worker(model::Model& model, dist::Communicator& comm, Thre
     auto message = decode_tp_message(bytes);
     if (!message) return message.error();
     switch (message->kind) {
-      case TpMessageKind::stop:
-        log::info("rank {}: rank 0 stopped the engine after {} steps", comm.rank(), steps);
+      case TpMessageKind::stop: {
+        const auto mem = process_memory();
+        log::info("rank {}: rank 0 stopped the engine after {} steps{}", comm.rank(), steps,
+                  mem ? fmt::format("; resident {}, peak {}", format_bytes(mem->resident),
+                                    format_bytes(mem->peak_resident))
+                      : "");
         return {};
+      }
       case TpMessageKind::setup: {
         const TpSetup& s = message->setup;
         const model::HParams& hp = model.hparams();
