@@ -187,6 +187,8 @@ int cmd_bench(int argc, char** argv) {
     }
   }
   if (progress) fmt::print(stderr, "\r{:40}\r", "");
+  // Read before the roof's buffer exists: the model, its KV pool and the engine's buffers.
+  const auto mem = process_memory();
   // After the tests, so that its buffer never competes with the model for memory.
   const MemoryRoof roof = no_roof ? MemoryRoof{} : measure_memory_roof(pool, uint64_t{512} << 20, 3);
   const double roof_gbs = roof.bytes_per_second / 1e9;
@@ -232,7 +234,7 @@ int cmd_bench(int argc, char** argv) {
                  roof_gbs, threads, roof.buffer_bytes >> 20, weight_bytes / 1048576.0);
     if (tp_active) fmt::print("\ntensor parallel: {} ranks, rank 0 reads {:.2f} MiB of weights\n", comm->size(),
                               weight_bytes / 1048576.0);
-    if (const auto mem = process_memory())
+    if (mem)
       fmt::print("{}peak resident memory{}: {:.2f} MiB\n", tp_active ? "" : "\n", tp_active ? " of rank 0" : "",
                  mem->peak_resident / 1048576.0);
   }
