@@ -61,10 +61,32 @@ void validate(const WeightView& w, int64_t n_tokens, int64_t x_stride, int64_t y
 }
 
 // Prepared activations of the current call on this thread, reused across
-// calls (grows to the largest batch seen).
-std::vector<uint8_t>& activation_scratch() {
-  thread_local std::vector<uint8_t> scratch;
-  return scratch;
+// calls (grows to the largest batch seen); matmul_many uses one per activation
+// type of its call (at most kMaxActivationTypes).
+constexpr size_t kMaxActivationTypes = 4;
+std::vector<uint8_t>& activation_scratch(size_t slot = 0) {
+  thread_local std::vector<uint8_t> scratch[kMaxActivationTypes];
+  return scratch[slot];
+}
+
+// Rows [row_begin, row_end) of w times the prepared activation rows: matmul's task.
+void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const uint8_t* act, size_t act_stride,
+                   int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+  const int64_t n = w.n_cols;
+  const auto* weights = static_cast<const uint8_t*>(w.data);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
+    const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+    if (tile != nullptr) {
+      tile(n, weights + static_cast<size_t>(row_begin) * w.row_stride, w.row_stride, row_end - row_begin,
+           act + static_cast<size_t>(t0) * act_stride, act_stride, t1 - t0, y + t0 * y_stride + row_begin, y_stride);
+      continue;
+    }
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
+      for (int64_t t = t0; t < t1; ++t)
+        y[t * y_stride + r] = dot(n, weight_row, act + static_cast<size_t>(t) * act_stride);
+    }
+  }
 }
 
 }  // namespace
@@ -173,28 +195,75 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
     act = prepared;
   }
 
-  const auto* weights = static_cast<const uint8_t*>(w.data);
   // Several tokens: the tile kernel (same bits as `dot`, weight blocks unpacked
   // once per few tokens) where this type has one.
   const VecDotTileFn tile = n_tokens > 1 ? active_vec_dot_tile_kernel(w.type) : nullptr;
   const int64_t n_tasks = (w.n_rows + kRowsPerTask - 1) / kRowsPerTask;
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
     const int64_t row_begin = task * kRowsPerTask;
-    const int64_t row_end = std::min(w.n_rows, row_begin + kRowsPerTask);
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
-      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
-      if (tile != nullptr) {
-        tile(n, weights + static_cast<size_t>(row_begin) * w.row_stride, w.row_stride,
-             row_end - row_begin, act + static_cast<size_t>(t0) * act_stride, act_stride, t1 - t0,
-             y + t0 * y_stride + row_begin, y_stride);
-        continue;
-      }
-      for (int64_t r = row_begin; r < row_end; ++r) {
-        const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
-        for (int64_t t = t0; t < t1; ++t)
-          y[t * y_stride + r] = dot(n, weight_row, act + static_cast<size_t>(t) * act_stride);
+    multiply_rows(w, dot, tile, act, act_stride, n_tokens, y, y_stride, row_begin,
+                  std::min(w.n_rows, row_begin + kRowsPerTask));
+  });
+}
+
+void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens, int64_t x_stride,
+                 ThreadPool& pool) {
+  if (targets.empty()) return;
+  const int64_t n = targets[0].w->n_cols;
+  for (const MatmulTarget& t : targets) {
+    validate(*t.w, n_tokens, x_stride, t.y_stride);
+    if (t.w->n_cols != n)
+      fail(fmt::format("matmul_many: a matrix of {} columns among matrices of {}", t.w->n_cols, n));
+  }
+  if (n_tokens == 0) return;
+  // Each distinct activation layout once (F32 rows are used in place).
+  struct Layout {
+    TensorType type;
+    const uint8_t* act;
+    size_t stride;
+  };
+  std::vector<Layout> layouts;  // a handful: one per activation type
+  struct Job {
+    const MatmulTarget* target;
+    VecDotFn dot;
+    VecDotTileFn tile;
+    size_t layout;
+    int64_t first_task;
+  };
+  std::vector<Job> jobs;
+  int64_t n_tasks = 0;
+  for (const MatmulTarget& t : targets) {
+    const TensorType act_type = vec_dot_type(t.w->type);
+    size_t layout = 0;
+    while (layout < layouts.size() && layouts[layout].type != act_type) ++layout;
+    if (layout == layouts.size()) {
+      if (act_type == TensorType::F32) {
+        layouts.push_back({act_type, reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(x_stride) * sizeof(float)});
+      } else {
+        if (layouts.size() >= kMaxActivationTypes) fail("matmul_many: too many activation types");
+        const size_t stride = activation_row_bytes(t.w->type, n);
+        std::vector<uint8_t>& scratch = activation_scratch(layouts.size());
+        if (scratch.size() < stride * static_cast<size_t>(n_tokens)) scratch.resize(stride * static_cast<size_t>(n_tokens));
+        uint8_t* prepared = scratch.data();
+        const TensorType weight_type = t.w->type;
+        pool.parallel_for(n_tokens, [&](int64_t tok, int) {
+          prepare_activation_row(weight_type, x + tok * x_stride, prepared + tok * stride, n);
+        });
+        layouts.push_back({act_type, prepared, stride});
       }
     }
+    jobs.push_back({&t, kernel_or_fail(t.w->type), n_tokens > 1 ? active_vec_dot_tile_kernel(t.w->type) : nullptr,
+                    layout, n_tasks});
+    n_tasks += (t.w->n_rows + kRowsPerTask - 1) / kRowsPerTask;
+  }
+  pool.parallel_for(n_tasks, [&](int64_t task, int) {
+    size_t j = jobs.size() - 1;
+    while (jobs[j].first_task > task) --j;
+    const Job& job = jobs[j];
+    const WeightView& w = *job.target->w;
+    const int64_t row_begin = (task - job.first_task) * kRowsPerTask;
+    multiply_rows(w, job.dot, job.tile, layouts[job.layout].act, layouts[job.layout].stride, n_tokens, job.target->y,
+                  job.target->y_stride, row_begin, std::min(w.n_rows, row_begin + kRowsPerTask));
   });
 }
 

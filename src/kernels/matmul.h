@@ -8,6 +8,7 @@
 // the work is split across threads (batch invariance, bit for bit).
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "base/tensor_type.h"
 #include "base/thread_pool.h"
@@ -47,5 +48,19 @@ float vec_dot(TensorType weight, int64_t n, const void* weight_row, const void* 
 // 2 otherwise).
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
+
+// One product of matmul_many: y [n_tokens, w.n_rows], rows y_stride floats apart.
+struct MatmulTarget {
+  const WeightView* w = nullptr;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+// Several matrices times the same x (attention's Q, K and V; the FFN's gate and up) in one
+// parallel loop: one start and one wait for the threads instead of one per matrix, and each
+// activation layout prepared once. Every output is computed exactly as matmul computes it (same
+// kernels, same row tasks), so the bits are matmul's. Every w must have the same n_cols; their
+// types may differ. Errors as matmul.
+void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t n_tokens, int64_t x_stride,
+                 ThreadPool& pool);
 
 }  // namespace pagoda::kernels

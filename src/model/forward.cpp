@@ -196,9 +196,10 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
           kernels::rmsnorm_row(&sc.x[static_cast<size_t>(t * n_embd)], l.attn_norm.data(),
                                &sc.xn[static_cast<size_t>(t * n_embd)], n_embd, hp.rms_eps);
       });
-      kernels::matmul(l.wq, sc.xn.data(), n, n_embd, sc.q.data(), q_dim, pool);
-      kernels::matmul(l.wk, sc.xn.data(), n, n_embd, sc.k.data(), kv_dim, pool);
-      kernels::matmul(l.wv, sc.xn.data(), n, n_embd, sc.v.data(), kv_dim, pool);
+      // Q, K and V in one parallel loop (the bits of three matmuls, one wait for the threads).
+      const kernels::MatmulTarget qkv[] = {
+          {&l.wq, sc.q.data(), q_dim}, {&l.wk, sc.k.data(), kv_dim}, {&l.wv, sc.v.data(), kv_dim}};
+      kernels::matmul_many(qkv, sc.xn.data(), n, n_embd, pool);
 
       // Biases, per-head Q/K norms, RoPE, then K/V into the cache.
       pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
@@ -273,8 +274,8 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
       });
 
       // --- feed-forward block: down(silu(gate(x)) * up(x)) ---
-      kernels::matmul(l.w_gate, sc.xn.data(), n, n_embd, sc.gate.data(), n_ff, pool);
-      kernels::matmul(l.w_up, sc.xn.data(), n, n_embd, sc.up.data(), n_ff, pool);
+      const kernels::MatmulTarget gate_up[] = {{&l.w_gate, sc.gate.data(), n_ff}, {&l.w_up, sc.up.data(), n_ff}};
+      kernels::matmul_many(gate_up, sc.xn.data(), n, n_embd, pool);
       pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
         for (int64_t t = begin; t < end; ++t)
           kernels::swiglu_row(&sc.gate[static_cast<size_t>(t * n_ff)],

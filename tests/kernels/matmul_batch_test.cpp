@@ -78,6 +78,41 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulBatch, ::testing::ValuesIn(test::all_su
                            return std::string(tensor_type_name(info.param));
                          });
 
+// matmul_many: three matrices of mixed types (this one, a K-quant, F16) times the same x give
+// exactly matmul's bits for each, at 1 and 8 tokens, on 1 and 2 threads.
+TEST_P(MatmulBatch, ManyEqualsOneAtATime) {
+  const TensorType t = GetParam();
+  std::mt19937 rng(91 + static_cast<int>(t));
+  const int64_t n_cols = 256;  // a multiple of every block size
+  const int64_t x_stride = n_cols + 3;
+  Problem a = random_problem(t, 70, n_cols, rng, /*pad=*/8);
+  Problem b = random_problem(TensorType::Q6_K, 33, n_cols, rng);
+  Problem c = random_problem(TensorType::F16, 40, n_cols, rng, /*pad=*/2);
+  ThreadPool one(1), two(2);
+  for (const int64_t n_tokens : {int64_t{1}, int64_t{8}}) {
+    std::vector<float> x(static_cast<size_t>(n_tokens * x_stride));
+    for (float& v : x) v = std::normal_distribution<float>(0, 1)(rng);
+    for (ThreadPool* pool : {&one, &two}) {
+      std::vector<float> ya(n_tokens * 75, -1.0f), yb(n_tokens * 33, -1.0f), yc(n_tokens * 41, -1.0f);
+      const MatmulTarget targets[] = {{&a.view, ya.data(), 75}, {&b.view, yb.data(), 33}, {&c.view, yc.data(), 41}};
+      matmul_many(targets, x.data(), n_tokens, x_stride, *pool);
+      for (const MatmulTarget& target : targets) {
+        std::vector<float> want(static_cast<size_t>(n_tokens * target.y_stride), -1.0f);
+        matmul(*target.w, x.data(), n_tokens, x_stride, want.data(), target.y_stride, *pool);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_TRUE(same_bits(target.y[i], want[i]))
+              << tensor_type_name(target.w->type) << " output " << i << " of " << n_tokens << " tokens: "
+              << target.y[i] << " vs " << want[i];
+      }
+    }
+  }
+  // Matrices of different widths cannot share x.
+  Problem narrow = random_problem(TensorType::F32, 4, 128, rng);
+  std::vector<float> x(256), y(70), z(4);
+  const MatmulTarget mixed[] = {{&a.view, y.data(), 70}, {&narrow.view, z.data(), 4}};
+  EXPECT_THROW(matmul_many(mixed, x.data(), 1, 256, one), Exception);
+}
+
 TEST(MatmulErrors, BadShapesThrowWithAMessage) {
   std::mt19937 rng(5);
   Problem p = random_problem(TensorType::Q4_0, 4, 64, rng);
