@@ -105,14 +105,7 @@ Expected<std::unique_ptr<EngineCore>> EngineCore::create(model::Model& model, co
 Expected<std::unique_ptr<EngineCore>> EngineCore::create_alone(model::Model& model, const tokenizer::Tokenizer& tok,
                                                                const EngineConfig& config, ThreadPool& pool) {
   const model::HParams& hp = model.hparams();
-  kv::KvShape shape;
-  shape.n_layer = hp.n_layer;
-  shape.n_kv_head = hp.n_kv_head;
-  shape.head_dim = hp.head_dim;
-  shape.n_seq = std::max(1, config.max_num_seqs);
-  shape.n_ctx = 1;
-  shape.k_type = config.k_type;
-  shape.v_type = config.v_type;
+  kv::KvShape shape = model.kv_shape(std::max(1, config.max_num_seqs), /*n_ctx=*/1, config.k_type, config.v_type);
   if (auto ok = kv::validate_shape(shape); !ok) return ok.error();
   const uint64_t bytes_per_token =
       (kv::k_row_bytes(shape) + kv::v_row_bytes(shape)) * static_cast<uint64_t>(hp.n_layer);

@@ -189,14 +189,7 @@ Expected<void> run_tp_worker(model::Model& model, dist::Communicator& comm, Thre
       case TpMessageKind::setup: {
         const TpSetup& s = message->setup;
         const model::HParams& hp = model.hparams();
-        kv::KvShape shape;
-        shape.n_layer = hp.n_layer;
-        shape.n_kv_head = hp.n_kv_head;
-        shape.head_dim = hp.head_dim;
-        shape.n_seq = s.n_seq;
-        shape.n_ctx = s.max_model_len;
-        shape.k_type = s.k_type;
-        shape.v_type = s.v_type;
+        const kv::KvShape shape = model.kv_shape(s.n_seq, s.max_model_len, s.k_type, s.v_type);
         auto created = kv::PagedKvCache::create(shape, s.n_blocks, s.block_size);
         if (!created) return Error{fmt::format("rank {}: kv cache: {}", comm.rank(), created.error().message)};
         cache = std::move(*created);

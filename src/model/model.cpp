@@ -67,15 +67,19 @@ Expected<std::unique_ptr<kv::KvCache>> Model::make_kv_cache(int n_seq, int n_ctx
   if (n_ctx > hparams_.n_ctx_train)
     return Error{fmt::format("context of {} tokens exceeds the model's training context of {}",
                              n_ctx, hparams_.n_ctx_train)};
+  return kv::make_contiguous_cache(kv_shape(n_seq, n_ctx, k_type, v_type));
+}
+
+kv::KvShape Model::kv_shape(int n_seq, int n_ctx, KvType k, KvType v) const {
   kv::KvShape shape;
   shape.n_layer = hparams_.n_layer;
   shape.n_kv_head = hparams_.n_kv_head;
   shape.head_dim = hparams_.head_dim;
   shape.n_seq = n_seq;
   shape.n_ctx = n_ctx;
-  shape.k_type = k_type;
-  shape.v_type = v_type;
-  return kv::make_contiguous_cache(shape);
+  shape.k_type = k;
+  shape.v_type = v;
+  return shape;
 }
 
 }  // namespace pagoda::model

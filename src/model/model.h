@@ -79,6 +79,11 @@ class Model {
   // embedding rows: what a rank needs in memory, and what a decode step streams.
   uint64_t weight_bytes() const;
 
+  // The KV shape of this model's layers and (this rank's) KV heads: n_seq sequences of n_ctx
+  // positions, keys stored as k, values as v. Every cache of this model, contiguous or paged,
+  // has it.
+  kv::KvShape kv_shape(int n_seq, int n_ctx, KvType k, KvType v) const;
+
   // A contiguous KV cache for this model's layers and heads: n_seq sequences of
   // n_ctx positions (n_ctx <= 0: the training context), keys stored as k,
   // values as v (any KvType, any head size; f16/f16 is llama.cpp's default).

@@ -23,15 +23,15 @@ inline std::string read_file_bytes(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// Runs `pagoda <args>` through the shell (args are shell words, quote them yourself).
-inline CommandResult run_pagoda(const std::string& args) {
+// Runs a shell command (redirections are added here: stdout and stderr apart, stdin empty)
+// and captures what it printed.
+inline CommandResult run_captured(const std::string& command) {
   namespace fs = std::filesystem;
   static int counter = 0;
   const fs::path base = fs::temp_directory_path() /
                         ("pagoda_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   const fs::path out = base.string() + ".out", err = base.string() + ".err";
-  const std::string cmd = std::string("'") + PAGODA_BINARY + "' " + args + " >'" + out.string() +
-                          "' 2>'" + err.string() + "' </dev/null";
+  const std::string cmd = command + " >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
   CommandResult r;
   const int raw = std::system(cmd.c_str());
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -40,6 +40,11 @@ inline CommandResult run_pagoda(const std::string& args) {
   fs::remove(out);
   fs::remove(err);
   return r;
+}
+
+// Runs `pagoda <args>` through the shell (args are shell words, quote them yourself).
+inline CommandResult run_pagoda(const std::string& args) {
+  return run_captured(std::string("'") + PAGODA_BINARY + "' " + args);
 }
 
 }  // namespace pagoda::test

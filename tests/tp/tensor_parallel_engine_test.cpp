@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/mpi_run.h"
 #include "common/run_binary.h"
 #include "common/serve_process.h"
 #include "server/http_client.h"
@@ -29,46 +30,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-bool have_mpirun() {
-  return std::system("command -v mpirun >/dev/null 2>&1") == 0;
-}
-
-#define REQUIRE_MPIRUN() \
-  if (!have_mpirun()) GTEST_SKIP() << "mpirun not found (apt-get install openmpi-bin): skipped"
-
-// mpirun as root (a container), more ranks than cores allowed; under ASan, leaks are not
-// checked in MPI ranks (see tensor_parallel_test.cpp).
-void mpi_environment() {
-  ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-#ifdef PAGODA_SANITIZED
-  ::setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-#endif
-}
-
-std::vector<std::string> mpirun(int np) {
-  mpi_environment();
-  return {"mpirun", "-np", std::to_string(np), "--oversubscribe"};
-}
-
-CommandResult run_mpi(int np, const std::string& args) {
-  std::string cmd;
-  for (const std::string& a : mpirun(np)) cmd += a + " ";
-  const fs::path base = fs::temp_directory_path() / ("pagoda_tpe_" + std::to_string(::getpid()));
-  const std::string out = base.string() + ".out", err = base.string() + ".err";
-  cmd += "'" + std::string(PAGODA_BINARY) + "' " + args + " >'" + out + "' 2>'" + err + "' </dev/null";
-  CommandResult r;
-  const int raw = std::system(cmd.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = read_file_bytes(out);
-  r.err = read_file_bytes(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
-
 TEST(TensorParallelEngine, RunGreedyEqualsTp1) {
-  REQUIRE_MPIRUN();
+  PAGODA_REQUIRE_MPIRUN();
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   const std::string args = "run -m '" + fixture("models/stories260K.gguf") +
                            "' -p 'Once upon a time, there was a little' -n 96 --temp 0 -t 1 --ignore-eos";
@@ -87,7 +50,7 @@ TEST(TensorParallelEngine, RunGreedyEqualsTp1) {
 }
 
 TEST(TensorParallelEngine, BenchReportsAllReduceTime) {
-  REQUIRE_MPIRUN();
+  PAGODA_REQUIRE_MPIRUN();
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   const CommandResult r =
       run_mpi(2, "bench -m '" + fixture("models/stories260K.gguf") + "' -p 32 -n 8 -r 1 -t 1 -o json -tp 2");
@@ -121,10 +84,10 @@ std::vector<std::string> texts(const json& response) {
 class TensorParallelServe : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!have_mpirun()) GTEST_SKIP() << "mpirun not found (apt-get install openmpi-bin): skipped";
+    PAGODA_REQUIRE_MPIRUN();
     if (!std::filesystem::exists(fixture("models/stories260K.gguf"))) GTEST_SKIP() << "fixtures absent: skipped";
     log_ = fs::temp_directory_path() / ("pagoda_tp_serve_" + std::to_string(::getpid()) + ".log");
-    server_ = std::make_unique<ServeProcess>(mpirun(2));
+    server_ = std::make_unique<ServeProcess>(mpirun_words(2));
     // Small steps: long prompts are chunked, and concurrent requests share steps.
     ASSERT_TRUE(server_->start({"-m", fixture("models/stories260K.gguf"), "--served-model-name", "m", "--port", "0",
                                 "-t", "1", "-tp", "2", "--max-num-batched-tokens", "24", "--max-num-seqs", "8",

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/mpi_run.h"
 #include "common/run_binary.h"
 
 namespace pagoda::test {
@@ -24,40 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-bool have_mpirun() {
-  return std::system("command -v mpirun >/dev/null 2>&1") == 0;
-}
-
-// Runs `mpirun -np N pagoda <args>` (root allowed, as in a container; more ranks than cores
-// allowed), capturing stdout and stderr.
-CommandResult run_mpi(int np, const std::string& args) {
-  ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-#ifdef PAGODA_SANITIZED
-  // OpenMPI's plugins allocate until exit and are unloaded before LeakSanitizer looks, so
-  // their frames cannot even be named for a suppression. Leaks stay checked in every test
-  // without mpirun (the same forward pass at TP = 1); address and UB errors stay checked here.
-  ::setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-#endif
-  static int counter = 0;
-  const fs::path base = fs::temp_directory_path() /
-                        ("pagoda_tp_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-  const std::string out = base.string() + ".out", err = base.string() + ".err";
-  const std::string cmd = "mpirun -np " + std::to_string(np) + " --oversubscribe '" + PAGODA_BINARY + "' " + args +
-                          " >'" + out + "' 2>'" + err + "' </dev/null";
-  CommandResult r;
-  const int raw = std::system(cmd.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = read_file_bytes(out);
-  r.err = read_file_bytes(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
-
-#define REQUIRE_MPIRUN() \
-  if (!have_mpirun()) GTEST_SKIP() << "mpirun not found (apt-get install openmpi-bin): skipped"
 
 std::string ids_arg(const std::vector<int32_t>& ids) {
   std::string s;
@@ -117,7 +84,7 @@ double tolerance(const std::string& model, double v) {
 class TensorParallelTraces : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TensorParallelTraces, Tp2MatchesLlamaCppAndTp1) {
-  REQUIRE_MPIRUN();
+  PAGODA_REQUIRE_MPIRUN();
   PAGODA_REQUIRE_FIXTURE("refs/" + GetParam());
   const Trace t = first_trace(GetParam());
   const std::string model = fixture("models/" + t.model);
@@ -169,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TensorParallelTraces, ::testing::ValuesIn(kv_
                          });
 
 TEST(TensorParallel, PrefixAndThreadCountChangeNoBits) {
-  REQUIRE_MPIRUN();
+  PAGODA_REQUIRE_MPIRUN();
   PAGODA_REQUIRE_FIXTURE("models/qwen2-gpt2-f16.gguf");
   const std::string model = fixture("models/qwen2-gpt2-f16.gguf");
   const std::vector<int32_t> ids = {15496, 11, 995, 0, 314, 716, 257, 3290, 286, 1110, 13, 383};
@@ -187,7 +154,7 @@ TEST(TensorParallel, PrefixAndThreadCountChangeNoBits) {
 }
 
 TEST(TensorParallel, ClearErrors) {
-  REQUIRE_MPIRUN();
+  PAGODA_REQUIRE_MPIRUN();
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   const std::string model = fixture("models/stories260K.gguf");
   // Three ranks cannot split 8 heads.

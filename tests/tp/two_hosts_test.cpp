@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/mpi_run.h"
 #include "common/run_binary.h"
 
 namespace pagoda::test {
@@ -71,37 +72,13 @@ CommandResult shell(const std::string& cmd) {
   return r;
 }
 
-// The environment every mpirun here needs (as in tensor_parallel_test.cpp): root allowed, as in
-// a container; under the sanitizers, no leak check (OpenMPI's plugins allocate until exit and are
-// unloaded before LeakSanitizer looks; leaks stay checked by the TP = 1 tests).
-void mpi_environment() {
-  ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-#ifdef PAGODA_SANITIZED
-  ::setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
-#endif
-}
-
 // Runs `<prefix> mpirun <mpirun_args> pagoda <args>` with stdout and stderr apart, under a
 // timeout so that a wiring problem fails the test instead of hanging it.
 CommandResult run_mpirun(const std::string& prefix, const std::string& mpirun_args,
                          const std::string& args) {
   mpi_environment();
-  static int counter = 0;
-  const fs::path base = fs::temp_directory_path() / ("pagoda_h2_" + std::to_string(::getpid()) +
-                                                     "_run" + std::to_string(counter++));
-  const std::string out = base.string() + ".out", err = base.string() + ".err";
-  const std::string cmd = "timeout -k 10 " + std::to_string(kMpiTimeoutS) + " " + prefix +
-                          " mpirun " + mpirun_args + " '" + PAGODA_BINARY + "' " + args + " >'" +
-                          out + "' 2>'" + err + "' </dev/null";
-  CommandResult r;
-  const int raw = std::system(cmd.c_str());
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = read_file_bytes(out);
-  r.err = read_file_bytes(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
+  return run_captured("timeout -k 10 " + std::to_string(kMpiTimeoutS) + " " + prefix + " mpirun " + mpirun_args +
+                      " '" + PAGODA_BINARY + "' " + args);
 }
 
 // The plain single-namespace run (tensor_parallel_test.cpp's run_mpi): shared memory between ranks.
