@@ -34,14 +34,9 @@ Expected<std::unique_ptr<dist::Communicator>> make_communicator(int size) {
 }
 
 Expected<std::unique_ptr<model::Model>> load_model_for(const std::string& path, dist::Communicator& comm) {
-  auto m = comm.size() <= 1 ? model::Model::load(path) : model::Model::load_shard(path, comm);
-  if (!m) {
-    if (comm.size() <= 1) return m.error();
-    return Error{fmt::format("rank {}: {}", comm.rank(), m.error().message)};
-  }
-  if ((*m)->repacked_matrices() > 0)
-    log::debug("repacked {} matrices ({}) into row groups for the decode kernels", (*m)->repacked_matrices(),
-               engine::format_bytes((*m)->repacked_bytes()));
+  if (comm.size() <= 1) return model::Model::load(path);
+  auto m = model::Model::load_shard(path, comm);
+  if (!m) return Error{fmt::format("rank {}: {}", comm.rank(), m.error().message)};
   return m;
 }
 

@@ -166,9 +166,4 @@ VecDotTileFn active_vec_dot_tile_kernel(TensorType weight) {
   return vec_dot_tile_kernel(weight, active_isa());
 }
 
-bool has_decode_interleave(TensorType weight, Isa isa) {
-  const bool kquant = weight == TensorType::Q4_K || weight == TensorType::Q5_K || weight == TensorType::Q6_K;
-  return kquant && vec_dot_tile_kernel(weight, isa) != nullptr;
-}
-
 }  // namespace pagoda::kernels

@@ -58,14 +58,6 @@ void validate(const WeightView& w, int64_t n_tokens, int64_t x_stride, int64_t y
   if (n_tokens < 0) fail(fmt::format("negative token count {}", n_tokens));
   if (x_stride < w.n_cols) fail(fmt::format("x stride {} < {} columns", x_stride, w.n_cols));
   if (y_stride < w.n_rows) fail(fmt::format("y stride {} < {} rows", y_stride, w.n_rows));
-  if (w.interleave != 1) {
-    // Task boundaries (kRowsPerTask) must fall on group boundaries.
-    static_assert(kRowsPerTask % kDecodeInterleave == 0);
-    if (w.interleave != decode_interleave(w.type) || w.n_rows % w.interleave != 0 || w.row_stride != weight_row)
-      fail(fmt::format("rows interleaved by {} ({} rows of {} bytes, stride {}) are not a layout this CPU's {} "
-                       "kernels read",
-                       w.interleave, w.n_rows, weight_row, w.row_stride, tensor_type_name(w.type)));
-  }
 }
 
 // Prepared activations of the current call on this thread, reused across
@@ -85,11 +77,11 @@ void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const u
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
     const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
     if (tile != nullptr) {
-      tile(n, weights + static_cast<size_t>(row_begin) * w.row_stride, w.row_stride, w.interleave, row_end - row_begin,
+      tile(n, weights + static_cast<size_t>(row_begin) * w.row_stride, w.row_stride, row_end - row_begin,
            act + static_cast<size_t>(t0) * act_stride, act_stride, t1 - t0, y + t0 * y_stride + row_begin, y_stride);
       continue;
     }
-    for (int64_t r = row_begin; r < row_end; ++r) {  // plain rows (validate)
+    for (int64_t r = row_begin; r < row_end; ++r) {
       const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
       for (int64_t t = t0; t < t1; ++t)
         y[t * y_stride + r] = dot(n, weight_row, act + static_cast<size_t>(t) * act_stride);
@@ -107,43 +99,6 @@ uint8_t* tile_scratch(size_t bytes) {
   const size_t units = (bytes + sizeof(Unit) - 1) / sizeof(Unit);
   if (scratch.size() < units) scratch.resize(units);
   return scratch.data()->bytes;
-}
-
-int decode_interleave(TensorType weight) {
-  return has_decode_interleave(weight, active_isa()) ? kDecodeInterleave : 1;
-}
-
-bool can_interleave(const WeightView& w) {
-  const int group = decode_interleave(w.type);
-  const auto bytes = row_bytes(w.type, w.n_cols);
-  return group > 1 && w.interleave == 1 && w.data != nullptr && bytes && w.n_cols > 0 && w.row_stride == *bytes &&
-         w.n_rows > 0 && w.n_rows % group == 0;
-}
-
-// Decode reads a matrix once per token, row after row. Plain rows interleaved in registers
-// (8 streams 1 row apart) lost to one row at a time on this machine (18.7 vs 24.3 t/s, 1.1B
-// Q4_K_M); the same kernel over rows interleaved in memory streams one sequential range.
-WeightView interleave_rows(const WeightView& w, void* dst) {
-  if (!can_interleave(w))
-    fail(fmt::format("cannot interleave a {} matrix of {} x {} (row stride {})", tensor_type_name(w.type), w.n_rows,
-                     w.n_cols, w.row_stride));
-  const int group = decode_interleave(w.type);
-  const size_t block = traits(w.type).block_bytes;
-  const int64_t blocks = w.n_cols / traits(w.type).block_size;  // per row
-  const auto* src = static_cast<const uint8_t*>(w.data);
-  auto* out = static_cast<uint8_t*>(dst);  // [n_rows / group][blocks][group] blocks
-  for (int64_t g = 0; g < w.n_rows / group; ++g) {
-    const uint8_t* rows = src + static_cast<size_t>(g) * group * w.row_stride;
-    uint8_t* packed = out + static_cast<size_t>(g) * group * w.row_stride;
-    for (int64_t b = 0; b < blocks; ++b)
-      for (int i = 0; i < group; ++i)
-        std::memcpy(packed + (static_cast<size_t>(b) * group + i) * block,
-                    rows + static_cast<size_t>(i) * w.row_stride + static_cast<size_t>(b) * block, block);
-  }
-  WeightView v = w;
-  v.data = dst;
-  v.interleave = group;
-  return v;
 }
 
 TensorType vec_dot_type(TensorType weight) {
@@ -241,8 +196,8 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
   }
 
   // The tile kernel where this type has one: the same bits as `dot`, weight blocks
-  // unpacked once per few tokens. One token too: its super-block scales and mins
-  // are unpacked in registers, 25% faster than the vec_dot kernels on Q4_K.
+  // unpacked once per few tokens. One token too: the tile kernels unpack a K-quant
+  // block's scales and mins in registers, and decode ran 16% faster (BENCHMARKS.md).
   const VecDotTileFn tile = active_vec_dot_tile_kernel(w.type);
   const int64_t n_tasks = (w.n_rows + kRowsPerTask - 1) / kRowsPerTask;
   pool.parallel_for(n_tasks, [&](int64_t task, int) {

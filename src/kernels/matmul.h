@@ -15,29 +15,15 @@
 
 namespace pagoda::kernels {
 
-// A 2-D weight matrix: n_rows rows of n_cols elements, row r at data + r * row_stride
-// bytes as stored in the file (interleave 1), or repacked by interleave_rows: rows in
-// groups of `interleave`, group g at data + g * interleave * row_stride, and within a group
-// block b of its row i at (b * interleave + i) * block bytes, so that one token's decode
-// streams a group's rows in memory order (interleave_rows' comment has the numbers).
+// A 2-D weight matrix as stored in the file: n_rows rows of n_cols elements,
+// row r at data + r * row_stride bytes.
 struct WeightView {
   TensorType type = TensorType::F32;
   const void* data = nullptr;
   int64_t n_cols = 0;  // reduction length (GGUF ne[0])
   int64_t n_rows = 0;  // outputs (GGUF ne[1])
   size_t row_stride = 0;
-  int interleave = 1;
 };
-
-// Rows per group that repacking a `weight` matrix pays for on this CPU (the decode kernels
-// read that many rows at once), or 1: keep the rows as they are.
-int decode_interleave(TensorType weight);
-// True when w can be repacked with decode_interleave(w.type) > 1 rows per group: plain
-// rows, packed densely (row_stride == the bytes of a row), n_rows a multiple of it.
-bool can_interleave(const WeightView& w);
-// Copies w (can_interleave) into dst (n_rows * row_stride bytes) in the interleaved layout
-// and returns the view of dst. Every output of matmul keeps its bits.
-WeightView interleave_rows(const WeightView& w, void* dst);
 
 // The activation type that `weight` rows are dotted against.
 TensorType vec_dot_type(TensorType weight);

@@ -26,7 +26,6 @@
 #include <utility>
 
 #include "kernels/simd_avx2.h"
-#include "kernels/vec_dot.h"
 
 namespace pagoda::kernels::tile {
 namespace {
@@ -34,9 +33,6 @@ namespace {
 // Most tokens any policy puts in one tile: per-token scalars travel in the
 // 8 lanes of one vector.
 constexpr int kMaxTokens = 8;
-// Rows per interleaved group (WeightView::interleave) for the types with a decode kernel
-// (`rows_one_token<R>`: R rows against one token, sharing the token's activations).
-constexpr int kRowsPerDecodeGroup = kDecodeInterleave;
 
 // A token group's activation rows as matmul holds them: row t at base + t * stride.
 struct StridedRows {
@@ -49,18 +45,6 @@ struct InPlaceActivations {
   using Group = StridedRows;
   static Group group(int64_t /*n*/, const uint8_t* act, size_t act_stride, int /*count*/) {
     return {act, act_stride};
-  }
-};
-
-// One weight row's blocks, `stride` bytes apart: sizeof(Block) for a plain row, interleave *
-// sizeof(Block) for a row of an interleaved group (WeightView::interleave).
-template <typename Block>
-struct BlockRow {
-  const uint8_t* base;
-  size_t stride;
-  BlockRow(const void* row, size_t block_stride) : base(static_cast<const uint8_t*>(row)), stride(block_stride) {}
-  const Block& operator[](int64_t b) const {
-    return *reinterpret_cast<const Block*>(base + static_cast<size_t>(b) * stride);
   }
 };
 
@@ -97,41 +81,25 @@ inline void store(const __m256 (&acc)[T], float* y, int64_t y_stride) {
 // Groups of P::kTokens tokens (the last one narrower) sweep all rows, so the
 // group's activations stay in L1 while the weight rows stream past.
 // Kernel::group prepares a group's activations once; Kernel::row<T> computes
-// one weight row against a group of T tokens. One token against rows interleaved
-// by kRowsPerDecodeGroup runs Kernel::rows_one_token, which streams the group's
-// blocks in memory order.
+// one weight row against a group of T tokens.
 template <class P, class Kernel>
-void run_tile(int64_t n, const void* weights, size_t row_stride, int interleave, int64_t n_rows,
-              const void* acts, size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+void run_tile(int64_t n, const void* weights, size_t row_stride, int64_t n_rows, const void* acts,
+              size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride) {
   static_assert(P::kTokens >= 1 && P::kTokens <= kMaxTokens);
   using Group = typename Kernel::Group;
-  using Row = void (*)(int64_t n, const void* weight_row, size_t block_stride, const Group& group,
-                       float* y, int64_t y_stride);
+  using Row =
+      void (*)(int64_t n, const void* weight_row, const Group& group, float* y, int64_t y_stride);
   static constexpr auto rows = []<int... Ts>(std::integer_sequence<int, Ts...>) {
     return std::array<Row, sizeof...(Ts)>{&Kernel::template row<Ts + 1>...};
   }
   (std::make_integer_sequence<int, P::kTokens>{});  // rows[k - 1]: k tokens
-  constexpr size_t kBlockBytes = sizeof(typename Kernel::Block);
   const auto* w = static_cast<const uint8_t*>(weights);
   const auto* a = static_cast<const uint8_t*>(acts);
-  const size_t group_bytes = static_cast<size_t>(interleave) * row_stride;
-  const size_t block_stride = static_cast<size_t>(interleave) * kBlockBytes;
-  auto row_at = [&](int64_t r) {
-    return w + static_cast<size_t>(r / interleave) * group_bytes + static_cast<size_t>(r % interleave) * kBlockBytes;
-  };
-  if constexpr (requires { &Kernel::template rows_one_token<kRowsPerDecodeGroup>; }) {
-    if (n_tokens == 1 && interleave == kRowsPerDecodeGroup) {
-      const Group group = Kernel::group(n, a, act_stride, 1);
-      for (int64_t r = 0; r < n_rows; r += kRowsPerDecodeGroup)
-        Kernel::template rows_one_token<kRowsPerDecodeGroup>(n, row_at(r), kBlockBytes, block_stride, group, y + r);
-      return;
-    }
-  }
   for (int64_t t0 = 0; t0 < n_tokens; t0 += P::kTokens) {
     const int count = static_cast<int>(std::min<int64_t>(P::kTokens, n_tokens - t0));
     const Group group = Kernel::group(n, a + t0 * act_stride, act_stride, count);
     for (int64_t r = 0; r < n_rows; ++r)
-      rows[count - 1](n, row_at(r), block_stride, group, y + t0 * y_stride + r, y_stride);
+      rows[count - 1](n, w + r * row_stride, group, y + t0 * y_stride + r, y_stride);
   }
 }
 

@@ -100,15 +100,14 @@ inline __m256 subtract_min_terms(__m256 min_terms, float dmin, __m256 a_d, __m25
 }
 
 // Q4_K, and Q5_K with its fifth bit per element from qh.
-template <class P, typename BlockT>
+template <class P, typename Block>
 struct Q45K : InPlaceActivations {
-  using Block = BlockT;
   static constexpr bool kFifthBit = std::is_same_v<Block, quant::BlockQ5_K>;
 
   template <int T>
-  static void row(int64_t n, const void* weight_row, size_t block_stride, const StridedRows& act, float* y,
+  static void row(int64_t n, const void* weight_row, const StridedRows& act, float* y,
                   int64_t y_stride) {
-    const BlockRow<Block> w(weight_row, block_stride);
+    const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(act);
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
@@ -151,61 +150,15 @@ struct Q45K : InPlaceActivations {
     }
     store<T>(acc, min_terms, y, y_stride);
   }
-
-  // R weight rows against one token (decode): row<1>'s arithmetic for each row, with
-  // the rows' independent chains interleaved and the min sums of all R rows reduced
-  // in one lane_totals (lane r: row r).
-  template <int R>
-  static void rows_one_token(int64_t n, const uint8_t* first_row, size_t row_step, size_t block_stride,
-                             const StridedRows& act, float* y) {
-    const uint8_t* w[R];  // row r's block b at w[r] + b * block_stride
-    for (int r = 0; r < R; ++r) w[r] = first_row + r * row_step;
-    const auto* a = reinterpret_cast<const BlockQ8_K*>(act.base);
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-    __m256 min_terms = _mm256_setzero_ps();  // lane r: row r's min terms
-    for (int64_t b = 0; b < n / kQK_K; ++b) {
-      const __m256i bsums = simd::load32(a[b].bsums);
-      __m256i min_lanes[R];
-      alignas(32) float dmins[kMaxTokens] = {};
-      for (int r = 0; r < R; ++r) {
-        const Block& wb = *reinterpret_cast<const Block*>(w[r] + b * block_stride);
-        const __m128i scales_mins = unpack_k4_scales(wb.scales);
-        const SubblockScales scales(scales_mins);
-        __m256i isum = _mm256_setzero_si256();
-        for (int j = 0; j < 4; ++j) {
-          const __m256i q = simd::load32(wb.qs + 32 * j);
-          __m256i low = _mm256_and_si256(q, nibble_mask());
-          __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble_mask());
-          if constexpr (kFifthBit) {
-            const __m256i fifth = simd::load32(wb.qh);
-            low = _mm256_or_si256(low, select_bit(fifth, static_cast<uint8_t>(1u << (2 * j)), 16));
-            high = _mm256_or_si256(high, select_bit(fifth, static_cast<uint8_t>(1u << (2 * j + 1)), 16));
-          }
-          const int8_t* qa = a[b].qs + 64 * j;
-          isum = P::add_scaled_pairs(isum, simd::dot_u8_s8_pairs(low, simd::load32(qa)), scales[2 * j]);
-          isum = P::add_scaled_pairs(isum, simd::dot_u8_s8_pairs(high, simd::load32(qa + 32)), scales[2 * j + 1]);
-        }
-        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(wb.d) * a[b].d), _mm256_cvtepi32_ps(isum), acc[r]);
-        min_lanes[r] = _mm256_madd_epi16(bsums, pair_mins(scales_mins));
-        dmins[r] = simd::fp16(wb.dmin);
-      }
-      // Lane r: min_terms -= (dmin_r * a_d) * float(min_sum_r), as subtract_min_terms.
-      const __m256 scaled = _mm256_mul_ps(_mm256_mul_ps(_mm256_load_ps(dmins), _mm256_set1_ps(a[b].d)),
-                                          _mm256_cvtepi32_ps(lane_totals<R>(min_lanes)));
-      min_terms = _mm256_sub_ps(min_terms, scaled);
-    }
-    store<R>(acc, min_terms, y, 1);
-  }
 };
 
 template <class P>
 struct Q6K : InPlaceActivations {
   using Block = quant::BlockQ6_K;
   template <int T>
-  static void row(int64_t n, const void* weight_row, size_t block_stride, const StridedRows& act, float* y,
+  static void row(int64_t n, const void* weight_row, const StridedRows& act, float* y,
                   int64_t y_stride) {
-    const BlockRow<Block> w(weight_row, block_stride);
+    const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(act);
     const __m256i bias = _mm256_set1_epi8(32);
     __m256 acc[T];
@@ -243,53 +196,15 @@ struct Q6K : InPlaceActivations {
     }
     store<T>(acc, y, y_stride);
   }
-
-  // R weight rows against one token (decode): row<1>'s arithmetic for each row, the
-  // rows' independent chains interleaved.
-  template <int R>
-  static void rows_one_token(int64_t n, const uint8_t* first_row, size_t row_step, size_t block_stride,
-                             const StridedRows& act, float* y) {
-    const uint8_t* w[R];  // row r's block b at w[r] + b * block_stride
-    for (int r = 0; r < R; ++r) w[r] = first_row + r * row_step;
-    const auto* a = reinterpret_cast<const BlockQ8_K*>(act.base);
-    const __m256i bias = _mm256_set1_epi8(32);
-    __m256 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / kQK_K; ++b) {
-      for (int r = 0; r < R; ++r) {
-        const Block& wb = *reinterpret_cast<const Block*>(w[r] + b * block_stride);
-        __m256i isum = _mm256_setzero_si256();
-        for (int half = 0; half < 2; ++half) {
-          const __m256i ql0 = simd::load32(wb.ql + 64 * half);
-          const __m256i ql1 = simd::load32(wb.ql + 64 * half + 32);
-          const __m256i qh = simd::load32(wb.qh + 32 * half);
-          const __m256i lows[4] = {_mm256_and_si256(ql0, nibble_mask()), _mm256_and_si256(ql1, nibble_mask()),
-                                   _mm256_and_si256(_mm256_srli_epi16(ql0, 4), nibble_mask()),
-                                   _mm256_and_si256(_mm256_srli_epi16(ql1, 4), nibble_mask())};
-          for (int k = 0; k < 4; ++k) {
-            const __m256i highs = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two_bit_mask());
-            const __m256i digits = _mm256_or_si256(lows[k], _mm256_slli_epi16(highs, 4));
-            const int g = 8 * half + 2 * k;
-            const __m256i qa = simd::load32(a[b].qs + 128 * half + 32 * k);
-            const __m256i pairs =
-                _mm256_sub_epi16(simd::dot_u8_s8_pairs(digits, qa), simd::dot_u8_s8_pairs(bias, qa));
-            isum = P::add_scaled_pairs(isum, pairs, pair_scales(wb.scales[g], wb.scales[g + 1]));
-          }
-        }
-        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(wb.d) * a[b].d), _mm256_cvtepi32_ps(isum), acc[r]);
-      }
-    }
-    store<R>(acc, y, 1);
-  }
 };
 
 template <class P>
 struct Q3K : InPlaceActivations {
   using Block = quant::BlockQ3_K;
   template <int T>
-  static void row(int64_t n, const void* weight_row, size_t block_stride, const StridedRows& act, float* y,
+  static void row(int64_t n, const void* weight_row, const StridedRows& act, float* y,
                   int64_t y_stride) {
-    const BlockRow<Block> w(weight_row, block_stride);
+    const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(act);
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
@@ -329,9 +244,9 @@ template <class P>
 struct Q2K : InPlaceActivations {
   using Block = quant::BlockQ2_K;
   template <int T>
-  static void row(int64_t n, const void* weight_row, size_t block_stride, const StridedRows& act, float* y,
+  static void row(int64_t n, const void* weight_row, const StridedRows& act, float* y,
                   int64_t y_stride) {
-    const BlockRow<Block> w(weight_row, block_stride);
+    const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(act);
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();

@@ -58,7 +58,6 @@ inline PackedQ8_0 pack_q8_0(int64_t n, const uint8_t* act, size_t act_stride, in
 // fp16(w.d) * fp16(a.d), over 8 int32 lanes of the exact block dot.
 template <class P, typename WeightBlock>
 struct Legacy {
-  using Block = WeightBlock;
   // Each group's activations packed once.
   using Group = PackedQ8_0;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
@@ -66,9 +65,9 @@ struct Legacy {
   }
 
   template <int T>
-  static void row(int64_t n, const void* weight_row, size_t block_stride, const PackedQ8_0& a, float* y,
+  static void row(int64_t n, const void* weight_row, const PackedQ8_0& a, float* y,
                   int64_t y_stride) {
-    const BlockRow<WeightBlock> w(weight_row, block_stride);
+    const auto* w = static_cast<const WeightBlock*>(weight_row);
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / kQK; ++b) {

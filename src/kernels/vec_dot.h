@@ -15,15 +15,12 @@ namespace pagoda::kernels {
 // Dot product of n elements (n a multiple of the weight type's block size).
 using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
 
-// Many outputs at once: y[t * y_stride + r] = VecDotFn(n, weight row r, acts + t * act_stride)
-// for r < n_rows, t < n_tokens, bit for bit, whatever n_rows and n_tokens are. Each weight block
-// is unpacked once for several tokens. Weight row r is at weights + r * row_stride when
-// `interleave` is 1; otherwise rows are stored in groups of `interleave` with their blocks
-// interleaved (WeightView::interleave; then interleave divides n_rows and must be 1 or
-// decode_interleave(type)).
-using VecDotTileFn = void (*)(int64_t n, const void* weights, size_t row_stride, int interleave,
-                              int64_t n_rows, const void* acts, size_t act_stride, int64_t n_tokens,
-                              float* y, int64_t y_stride);
+// Many outputs at once: y[t * y_stride + r] = VecDotFn(n, weights + r * row_stride,
+// acts + t * act_stride) for r < n_rows, t < n_tokens, bit for bit, whatever
+// n_rows and n_tokens are. Each weight block is unpacked once for several tokens.
+using VecDotTileFn = void (*)(int64_t n, const void* weights, size_t row_stride, int64_t n_rows,
+                              const void* acts, size_t act_stride, int64_t n_tokens, float* y,
+                              int64_t y_stride);
 
 // Instruction-set levels, each including the ones before it.
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
@@ -47,11 +44,5 @@ VecDotFn active_vec_dot_kernel(TensorType weight);
 VecDotTileFn vec_dot_tile_kernel(TensorType weight, Isa isa);
 // vec_dot_tile_kernel(weight, active_isa()).
 VecDotTileFn active_vec_dot_tile_kernel(TensorType weight);
-
-// Rows per interleaved group where a decode kernel reads a group at once (WeightView::interleave).
-inline constexpr int kDecodeInterleave = 8;
-// The weight types whose tile kernels have that decode kernel on `isa`: Q4_K, Q5_K and Q6_K
-// where the level has a tile kernel for them (matmul_tile_kquant.h's rows_one_token).
-bool has_decode_interleave(TensorType weight, Isa isa);
 
 }  // namespace pagoda::kernels

@@ -6,7 +6,6 @@
 #include "dist/communicator.h"
 #include "gguf/gguf.h"
 #include "model/forward.h"
-#include "model/repack.h"
 #include "model/weights.h"
 
 namespace pagoda::model {
@@ -21,19 +20,6 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& path) {
 }
 
 Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
-  auto model = bind(std::move(file));
-  if (model) (*model)->repack();
-  return model;
-}
-
-void Model::repack() {
-  if (!repack_enabled()) return;
-  const RepackStats stats = repack_weights(*weights_, hparams_.tied_output);
-  repacked_matrices_ = stats.matrices;
-  repacked_bytes_ = stats.bytes;
-}
-
-Expected<std::unique_ptr<Model>> Model::bind(std::unique_ptr<gguf::File> file) {
   if (!file) return Error{"model: no file given"};
   auto hp = read_hparams(*file);
   if (!hp) return hp.error();
@@ -49,9 +35,7 @@ Expected<std::unique_ptr<Model>> Model::bind(std::unique_ptr<gguf::File> file) {
 }
 
 Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist::Communicator& comm) {
-  auto file = gguf::File::open(path);
-  if (!file) return file.error();
-  auto model = bind(std::move(*file));  // repacked after slicing
+  auto model = load(path);
   if (!model) return model.error();
   Model& m = **model;
   m.tp_ = TensorParallel{comm.rank(), comm.size()};
@@ -60,7 +44,6 @@ Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist
   m.shard_ = *plan;
   if (auto ok = shard_weights(*m.weights_, m.hparams_, m.tp_, m.shard_); !ok) return ok.error();
   if (m.tp_.active()) m.comm_ = &comm;
-  m.repack();
   return model;
 }
 

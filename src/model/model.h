@@ -75,10 +75,6 @@ class Model {
   const ShardPlan& shard() const { return shard_; }
   const gguf::File& file() const { return *file_; }
   int n_vocab() const { return hparams_.n_vocab; }
-  // Matrices repacked at load for the decode kernels (model/repack.h); none with
-  // PAGODA_REPACK=0 or on a CPU without those kernels.
-  int repacked_matrices() const { return repacked_matrices_; }
-  uint64_t repacked_bytes() const { return repacked_bytes_; }
   // Bytes of weights this model reads (a shard: its slices, mapped or copied), matrices and
   // embedding rows: what a rank needs in memory, and what a decode step streams.
   uint64_t weight_bytes() const;
@@ -108,9 +104,6 @@ class Model {
 
  private:
   Model();
-  // Binds the file's tensors (views into the mapping); load and load_shard then repack.
-  static Expected<std::unique_ptr<Model>> bind(std::unique_ptr<gguf::File> file);
-  void repack();
   std::unique_ptr<gguf::File> file_;
   HParams hparams_;
   std::unique_ptr<Weights> weights_;
@@ -118,8 +111,6 @@ class Model {
   dist::Communicator* comm_ = nullptr;  // tensor parallelism; null when alone
   TensorParallel tp_;
   ShardPlan shard_;
-  int repacked_matrices_ = 0;
-  uint64_t repacked_bytes_ = 0;
 };
 
 }  // namespace pagoda::model

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstring>
 
 #include "base/tensor_type.h"
-#include "model/repack.h"
 #include "model/weights.h"
 
 namespace pagoda::model {
@@ -25,6 +27,16 @@ bool splits_on_blocks(const kernels::WeightView& m, int64_t first, int64_t n) {
   return first % t.block_size == 0 && n % t.block_size == 0;
 }
 
+// Drops the mapped file's pages of [data, data + bytes) from this process (rounded inward to
+// whole pages, so neighbouring tensors keep theirs). The file is mapped read-only: the pages
+// stay in the page cache and would fault back in if read again, which a shard never does.
+void release_pages(const void* data, size_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 // Columns [first, first + n) of every row (on block boundaries), copied into `owned`. The
 // copy reads every row, so every page of the matrix; they are released afterwards, so that the
 // rank's resident memory is its shard and not the whole matrix.
@@ -38,7 +50,7 @@ kernels::WeightView column_slice(const kernels::WeightView& m, int64_t first, in
   for (int64_t r = 0; r < m.n_rows; ++r)
     std::memcpy(owned.data() + static_cast<size_t>(r) * bytes, src + static_cast<size_t>(r) * m.row_stride + offset,
                 bytes);
-  release_file_pages(m.data, static_cast<size_t>(m.n_rows) * m.row_stride);
+  release_pages(m.data, static_cast<size_t>(m.n_rows) * m.row_stride);
   kernels::WeightView s = m;
   s.data = owned.data();
   s.n_cols = n;

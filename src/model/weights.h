@@ -2,8 +2,6 @@
 // Views of a model's tensors, bound by GGUF name and checked against the
 // hyper-parameters. Matrices stay in the mmapped file in their storage type;
 // only the small vectors (norms, biases, rope factors) are copied to f32.
-#include <cstdlib>
-#include <memory>
 #include <vector>
 
 #include "base/expected.h"
@@ -42,11 +40,6 @@ struct Weights {
   int64_t vocab_first = 0;
   int64_t n_vocab_local = 0;  // set by bind_weights to n_vocab (the whole vocabulary)
   std::vector<std::vector<uint8_t>> owned;
-  // Matrices repacked for the decode kernels (model/repack.h), freed with the weights.
-  struct FreeBytes {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::vector<std::unique_ptr<uint8_t, FreeBytes>> packed;
 };
 
 // Binds every tensor `hp` needs. Sets hp.n_vocab (from token_embd) and

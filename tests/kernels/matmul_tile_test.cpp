@@ -1,7 +1,7 @@
 // Tile kernels (VecDotTileFn): every output equals the same level's per-output
-// vec_dot and the scalar reference bit for bit, for any token count, row count
-// and thread count; and matmul, which uses them for n_tokens > 1, still gives
-// each token the bits it gets alone.
+// vec_dot and the scalar reference bit for bit, for any token count (1 included:
+// matmul uses them for decode too), row count and thread count; and matmul still
+// gives each token the bits it gets alone.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "base/expected.h"
 #include "base/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/vec_dot.h"
@@ -58,37 +57,17 @@ Operands random_operands(TensorType t, int64_t n, int64_t n_rows, int64_t n_toke
   return o;
 }
 
-// The first n_rows rows of o, packed densely in WeightView::interleave's layout (groups of
-// `group` rows, block b of a group's row i at (b * group + i) * block bytes). Written from the
-// layout's definition, independently of interleave_rows.
-std::vector<uint8_t> interleaved_copy(TensorType t, int64_t n, const Operands& o, int64_t n_rows, int group) {
-  const size_t block = traits(t).block_bytes, row = test::bytes_of(t, n);
-  const int64_t blocks = n / traits(t).block_size;
-  std::vector<uint8_t> out(row * n_rows);
-  for (int64_t r = 0; r < n_rows; ++r)
-    for (int64_t b = 0; b < blocks; ++b)
-      std::memcpy(&out[(r / group) * group * row + (b * group + r % group) * block],
-                  &o.weights[r * o.row_stride + b * block], block);
-  return out;
-}
-
-// Runs `tile` on rows x tokens (rows interleaved by `interleave` when > 1) and checks every
-// output against `dot` and the scalar reference on the plain rows, and that the padding
-// between output rows is untouched.
+// Runs `tile` on rows x tokens and checks every output against `dot` and the
+// scalar reference, and that the padding between output rows is untouched.
 void expect_tile_matches(TensorType t, Isa isa, int64_t n, const Operands& o, int64_t n_rows,
-                         int64_t n_tokens, const std::string& where, int interleave = 1) {
+                         int64_t n_tokens, const std::string& where) {
   const VecDotTileFn tile = vec_dot_tile_kernel(t, isa);
   const VecDotFn dot = vec_dot_kernel(t, isa);
   const VecDotFn scalar = vec_dot_kernel(t, Isa::kScalar);
   const int64_t y_stride = n_rows + 3;
   std::vector<float> y(n_tokens * y_stride, -7.0f);  // [n_tokens][y_stride]
-  if (interleave == 1) {
-    tile(n, o.weights.data(), o.row_stride, 1, n_rows, o.acts.data(), o.act_stride, n_tokens, y.data(), y_stride);
-  } else {
-    const std::vector<uint8_t> packed = interleaved_copy(t, n, o, n_rows, interleave);
-    tile(n, packed.data(), test::bytes_of(t, n), interleave, n_rows, o.acts.data(), o.act_stride, n_tokens, y.data(),
-         y_stride);
-  }
+  tile(n, o.weights.data(), o.row_stride, n_rows, o.acts.data(), o.act_stride, n_tokens, y.data(),
+       y_stride);
   for (int64_t k = 0; k < n_tokens; ++k) {
     for (int64_t r = 0; r < n_rows; ++r) {
       const void* w = o.weights.data() + r * o.row_stride;
@@ -112,17 +91,12 @@ TEST_P(TileKernel, EveryOutputIsVecDotBitForBit) {
     ASSERT_NE(vec_dot_tile_kernel(t, isa), nullptr) << tensor_type_name(t);
     std::mt19937 rng(1234 + static_cast<int>(t));
     for (int64_t n : test::test_lengths(t)) {
-      // 19 rows: one token runs rows in groups (up to 8) plus a remainder.
-      const int64_t n_rows = 19, max_tokens = 2 * kMaxTileTokens + 1;
+      const int64_t n_rows = 3, max_tokens = 2 * kMaxTileTokens + 1;
       const Operands o = random_operands(t, n, n_rows, max_tokens, rng);
-      for (int64_t n_tokens = 1; n_tokens <= max_tokens; ++n_tokens) {
-        const std::string where = std::string(tensor_type_name(t)) + " " + isa_name(isa) + " n=" + std::to_string(n) +
-                                  " tokens=" + std::to_string(n_tokens);
-        expect_tile_matches(t, isa, n, o, n_rows, n_tokens, where);
-        // Rows repacked in groups (16 of the 19): one token runs the decode kernels where the
-        // type has them, more tokens read each row's blocks a group apart.
-        expect_tile_matches(t, isa, n, o, 16, n_tokens, where + " interleaved", kDecodeInterleave);
-      }
+      for (int64_t n_tokens = 1; n_tokens <= max_tokens; ++n_tokens)
+        expect_tile_matches(t, isa, n, o, n_rows, n_tokens,
+                            std::string(tensor_type_name(t)) + " " + isa_name(isa) +
+                                " n=" + std::to_string(n) + " tokens=" + std::to_string(n_tokens));
     }
   }
 }
@@ -131,14 +105,14 @@ TEST_P(TileKernel, EveryOutputIsVecDotBitForBit) {
 TEST_P(TileKernel, ExtremeBlocksAreVecDotBitForBit) {
   const Isa isa = GetParam();
   if (!isa_available(isa)) GTEST_SKIP() << "this CPU has no " << isa_name(isa) << ": skipped";
-  const int64_t n = 512, n_rows = 9, n_tokens = kMaxTileTokens + 3;
+  const int64_t n = 512, n_rows = 4, n_tokens = kMaxTileTokens + 3;  // and 1 token (decode)
   std::mt19937 rng(8);
   for (TensorType t : kTileTypes) {
     Operands o = random_operands(t, n, n_rows, n_tokens, rng);
-    const uint8_t fills[4] = {0x00, 0xFF, 0x80, 0x7F};
+    const uint8_t fills[n_rows] = {0x00, 0xFF, 0x80, 0x7F};
     for (int64_t r = 0; r < n_rows; ++r) {
       uint8_t* row = o.weights.data() + r * o.row_stride;
-      std::memset(row, fills[r % 4], test::bytes_of(t, n));
+      std::memset(row, fills[r], test::bytes_of(t, n));
       test::set_block_scales(t, row, n, rng, 1.0f);
     }
     for (int64_t k = 0; k < n_tokens; ++k) {
@@ -146,12 +120,10 @@ TEST_P(TileKernel, ExtremeBlocksAreVecDotBitForBit) {
       for (int64_t i = 0; i < n; ++i) x[i] = ((i + k) % 3 == 0) ? -1.0f : 1.0f;
       prepare_activation_row(t, x.data(), o.acts.data() + k * o.act_stride, n);
     }
-    for (int64_t tokens : {int64_t{1}, n_tokens}) {
-      const std::string where =
-          std::string(tensor_type_name(t)) + " extreme " + isa_name(isa) + " tokens=" + std::to_string(tokens);
-      expect_tile_matches(t, isa, n, o, n_rows, tokens, where);
-      expect_tile_matches(t, isa, n, o, 8, tokens, where + " interleaved", kDecodeInterleave);
-    }
+    for (int64_t tokens : {int64_t{1}, n_tokens})
+      expect_tile_matches(t, isa, n, o, n_rows, tokens,
+                          std::string(tensor_type_name(t)) + " extreme " + isa_name(isa) +
+                              " tokens=" + std::to_string(tokens));
   }
 }
 
@@ -197,50 +169,6 @@ TEST_P(MatmulTile, BatchesAndThreadsGiveVecDotBits) {
       for (int64_t r = n_rows; r < y_stride; ++r) ASSERT_EQ(y1[k * y_stride + r], -1.0f);
     }
   }
-}
-
-// Repacked rows (interleave_rows) give every output the bits of the plain rows, through matmul
-// with 1 and 2 threads, for one token (the decode kernels) and for batches.
-TEST_P(MatmulTile, InterleavedRowsGivePlainBits) {
-  const TensorType t = GetParam();
-  if (decode_interleave(t) == 1) GTEST_SKIP() << tensor_type_name(t) << " is not repacked on " << isa_name(active_isa());
-  std::mt19937 rng(77 + static_cast<int>(t));
-  const int64_t n_cols = 512, n_rows = 72, x_stride = n_cols, y_stride = n_rows;
-  Operands o = random_operands(t, n_cols, n_rows, 0, rng);
-  const WeightView padded{t, o.weights.data(), n_cols, n_rows, o.row_stride};
-  EXPECT_FALSE(can_interleave(padded)) << "rows with padding between them";
-  const std::vector<uint8_t> dense = interleaved_copy(t, n_cols, o, n_rows, 1);
-  const WeightView plain{t, dense.data(), n_cols, n_rows, test::bytes_of(t, n_cols)};
-  ASSERT_TRUE(can_interleave(plain));
-  EXPECT_FALSE(can_interleave(WeightView{t, dense.data(), n_cols, n_rows - 1, plain.row_stride})) << "71 rows";
-  std::vector<uint8_t> storage(dense.size());
-  const WeightView packed = interleave_rows(plain, storage.data());
-  EXPECT_EQ(packed.interleave, decode_interleave(t));
-  EXPECT_EQ(storage, interleaved_copy(t, n_cols, o, n_rows, packed.interleave)) << "the documented layout";
-  EXPECT_FALSE(can_interleave(packed)) << "already interleaved";
-  ThreadPool one(1), two(2);
-  for (int64_t n_tokens : {1, 2, 5, 8, 17}) {
-    std::vector<float> x(n_tokens * x_stride);
-    for (float& v : x) v = std::normal_distribution<float>(0, 1)(rng);
-    std::vector<float> want(n_tokens * y_stride), got1(want.size()), got2(want.size());
-    matmul(plain, x.data(), n_tokens, x_stride, want.data(), y_stride, one);
-    matmul(packed, x.data(), n_tokens, x_stride, got1.data(), y_stride, one);
-    matmul(packed, x.data(), n_tokens, x_stride, got2.data(), y_stride, two);
-    EXPECT_EQ(std::memcmp(want.data(), got1.data(), want.size() * sizeof(float)), 0) << "tokens=" << n_tokens;
-    EXPECT_EQ(std::memcmp(want.data(), got2.data(), want.size() * sizeof(float)), 0) << "tokens=" << n_tokens;
-  }
-  // A layout this CPU's kernels do not read is refused, not misread.
-  WeightView wrong = packed;
-  wrong.interleave = 4;
-  std::vector<float> x(x_stride), y(y_stride);
-  EXPECT_THROW(matmul(wrong, x.data(), 1, x_stride, y.data(), y_stride, one), Exception);
-}
-
-TEST(Interleave, OnlyDecodeKernelTypesAreRepacked) {
-  for (TensorType t : test::all_supported_types())
-    EXPECT_EQ(decode_interleave(t) > 1, has_decode_interleave(t, active_isa())) << tensor_type_name(t);
-  EXPECT_EQ(decode_interleave(TensorType::F16), 1);
-  EXPECT_FALSE(has_decode_interleave(TensorType::Q4_K, Isa::kScalar));
 }
 
 INSTANTIATE_TEST_SUITE_P(TileTypes, MatmulTile, ::testing::ValuesIn(kTileTypes),

@@ -2,13 +2,10 @@
 // evaluated alone or with others, in one forward or in chunks of any size.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <random>
 
 #include "common/fixtures.h"
-#include "kernels/matmul.h"
-#include "kernels/vec_dot.h"
 #include "tiny_model.h"
 
 namespace pagoda::test {
@@ -215,37 +212,6 @@ TEST(BatchInvariance, LlamaSpmQ4KM) {
   auto m = model::Model::load(fixture("models/llama-spm-q4_k_m.gguf"));
   ASSERT_TRUE(m.ok()) << m.error().message;
   expect_batch_invariant(**m, {KvType::f16, KvType::f16});
-}
-
-// Matrices repacked at load for the decode kernels (model/repack.h) give the logits of the
-// file's layout bit for bit: one sequence a token at a time (the decode kernels), and several
-// sequences in chunks (the tile kernels reading repacked rows).
-TEST(BatchInvariance, RepackedWeightsGiveTheFileLayoutsBits) {
-  PAGODA_REQUIRE_FIXTURE("models/llama-spm-q4_k_m.gguf");
-  const std::string path = fixture("models/llama-spm-q4_k_m.gguf");
-  ASSERT_EQ(setenv("PAGODA_REPACK", "0", 1), 0);
-  auto plain = model::Model::load(path);
-  ASSERT_EQ(unsetenv("PAGODA_REPACK"), 0);
-  auto packed = model::Model::load(path);
-  ASSERT_TRUE(plain.ok() && packed.ok());
-  EXPECT_EQ((*plain)->repacked_matrices(), 0);
-  if (kernels::decode_interleave(TensorType::Q4_K) == 1)
-    GTEST_SKIP() << "this CPU's kernels read Q4_K rows as they are (" << kernels::isa_name(kernels::active_isa())
-                 << ")";
-  EXPECT_GT((*packed)->repacked_matrices(), 0);
-  EXPECT_EQ((*packed)->weight_bytes(), (*plain)->weight_bytes());
-  const Sequences seqs = make_sequences((*plain)->n_vocab());
-  const KvPair kv{KvType::f16, KvType::f16};
-  const auto one_token = [](size_t, int) { return 1; };
-  const auto chunks = [](size_t seq, int step) { return 1 + static_cast<int>((seq + step) % 5); };
-  for (int threads : {1, 2}) {
-    const Sequences alone = {seqs[1]};
-    EXPECT_EQ(evaluate(**packed, alone, kv, one_token, false, threads),
-              evaluate(**plain, alone, kv, one_token, false, threads))
-        << "decode, " << threads << " threads";
-    EXPECT_EQ(evaluate(**packed, seqs, kv, chunks, true, threads), evaluate(**plain, seqs, kv, chunks, true, threads))
-        << "chunked batch, " << threads << " threads";
-  }
 }
 
 }  // namespace

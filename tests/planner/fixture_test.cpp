@@ -45,15 +45,14 @@ void check_model(const std::string& path) {
   const size_t heap_before_load = test::heap_in_use();
   auto model = model::Model::load(path);
   ASSERT_TRUE(model.ok()) << model.error().message;
-  // Matrices repacked for the decode kernels (model/repack.h) move from the mapping, whose
-  // pages of them are released, to the heap: the same bytes, counted once, as the mapping's.
-  const size_t repacked = (*model)->repacked_bytes();
-  const size_t load_heap = test::heap_in_use() - heap_before_load - repacked;
+  const size_t load_heap = test::heap_in_use() - heap_before_load;
   auto tok = tokenizer::Tokenizer::from_gguf((*model)->file());
-  const size_t tokenizer_heap = test::heap_in_use() - heap_before_load - repacked - load_heap;
+  const size_t tokenizer_heap = test::heap_in_use() - heap_before_load - load_heap;
   const Overhead overhead = runtime_overhead(m);
   const double load_estimate = static_cast<double>(overhead.metadata - m.metadata_bytes + overhead.f32_copies);
-  if (test::kHeapCounted) EXPECT_NEAR(static_cast<double>(load_heap), load_estimate, 0.15 * load_estimate + 16384);
+  if (test::kHeapCounted) {
+    EXPECT_NEAR(static_cast<double>(load_heap), load_estimate, 0.15 * load_estimate + 16384);
+  }
   if (tok.ok() && test::kHeapCounted) {  // a written model's bare token list need not make a tokenizer
     EXPECT_NEAR(static_cast<double>(tokenizer_heap), static_cast<double>(overhead.tokenizer),
                 0.2 * static_cast<double>(overhead.tokenizer) + 16384);
@@ -102,10 +101,11 @@ void check_model(const std::string& path) {
   // The forward's part of the estimate: its buffers and the logits rows it returns
   // (the engine's log-prob row and the samplers are not in this call).
   const uint64_t forward_estimate = sb.activations + sb.attention + uint64_t{kSeqs} * hp.n_vocab * sizeof(float);
-  if (test::kHeapCounted)
+  if (test::kHeapCounted) {
     EXPECT_NEAR(static_cast<double>(forward_heap), static_cast<double>(forward_estimate),
                 0.02 * static_cast<double>(forward_estimate) + 4096)
         << "activations " << sb.activations << ", attention " << sb.attention;
+  }
 
   // The whole: mapped file + pool + heap of load, tokenizer and forward, within
   // 2% of the estimate (less the runtime's fixed part, which no library call shows).
@@ -119,7 +119,9 @@ void check_model(const std::string& path) {
       static_cast<double>(fs::file_size(path) + e->kv_bytes + load_heap + tokenizer_part + forward_heap);
   const double estimated = static_cast<double>(m.weights.bytes() + e->kv_bytes + e->overhead.total() -
                                                e->overhead.runtime + forward_estimate);
-  if (test::kHeapCounted) EXPECT_NEAR(estimated, actual, 0.02 * actual);
+  if (test::kHeapCounted) {
+    EXPECT_NEAR(estimated, actual, 0.02 * actual);
+  }
 }
 
 TEST(PlannerFixtures, EstimateEqualsWhatPagodaMapsAndAllocates) {
