@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <exception>
 #include <utility>
@@ -51,20 +52,44 @@ void ThreadPool::run_tasks(int thread) {
   }
 }
 
+namespace {
+
+// How long a thread polls before it sleeps on a condition variable: a decode step's loops come
+// tens of microseconds apart, and waking a sleeping thread costs about as much on a VM.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// Polls `done` with pause instructions for up to kSpin; true if it became true.
+template <typename Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if ((i & 255) == 255 && std::chrono::steady_clock::now() > deadline) return false;
+  }
+}
+
+}  // namespace
+
 void ThreadPool::worker(int index) {
   int64_t seen = 0;
   for (;;) {
+    spin_until([&] { return published_generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock lock(mutex_);
       start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
       ++busy_;
+      running_.store(busy_, std::memory_order_release);
     }
     run_tasks(index);
     {
       std::lock_guard lock(mutex_);
       --busy_;
+      running_.store(busy_, std::memory_order_release);
     }
     done_cv_.notify_all();
   }
@@ -83,9 +108,13 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     next_task_ = 0;
     error_ = nullptr;
     ++generation_;
+    published_generation_.store(generation_, std::memory_order_release);
   }
   start_cv_.notify_all();
   run_tasks(0);
+  // Workers that joined finish soon: poll before sleeping. (A worker that has not joined yet
+  // finds no task left and leaves at once.)
+  spin_until([&] { return running_.load(std::memory_order_acquire) == 0; });
   std::unique_lock lock(mutex_);
   done_cv_.wait(lock, [&] { return busy_ == 0 && next_task_ >= n_tasks_; });
   job_ = nullptr;

@@ -2,6 +2,7 @@
 // A fixed set of worker threads for data-parallel loops. parallel_for blocks
 // until every task is done; the calling thread works too. Not reentrant: one
 // parallel_for at a time per pool (the engine loop is single-threaded).
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -46,6 +47,10 @@ class ThreadPool {
   int64_t next_task_ = 0;
   int64_t generation_ = 0;
   int busy_ = 0;
+  // Mirrors of generation_ and of the unfinished share of the current loop (busy_ plus the
+  // tasks not yet claimed), read without the lock while a thread spins before sleeping.
+  std::atomic<int64_t> published_generation_{0};
+  std::atomic<int> running_{0};
   bool stop_ = false;
   std::exception_ptr error_;
 };

@@ -16,13 +16,21 @@
 namespace pagoda::kernels {
 namespace {
 
-// Output rows per parallel task. Fixed, so the split never depends on the
-// batch; each output is one vec_dot call, or a tile kernel's output with the
-// same bits, whichever thread computes it.
+// The unit of the row split: a task is a whole number of these rows, and several tokens
+// sweep this many rows at a time. Each output is one vec_dot call, or a tile kernel's output
+// with the same bits, whatever thread or task computes it, so the split never changes a bit.
 constexpr int64_t kRowsPerTask = 32;
-// Tokens per inner tile: the task's weight rows stay in cache while a tile
+// Tokens per inner tile: kRowsPerTask weight rows stay in cache while a tile
 // of prepared activation rows streams past them.
 constexpr int64_t kTokensPerTile = 16;
+
+// Rows per task: one contiguous share of the rows per thread (in whole kRowsPerTask units), so
+// that each thread streams its own range of the matrix. 32-row tasks claimed in turn made two
+// threads decode no faster than one (30.4 vs 28.9 t/s, 1.1B Q4_K_M; BENCHMARKS.md).
+int64_t rows_per_task_for(int64_t n_rows, int n_threads) {
+  const int64_t units = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
+  return (units + n_threads - 1) / n_threads * kRowsPerTask;
+}
 
 [[noreturn]] void fail(const std::string& message) {
   throw Exception("matmul: " + message);
@@ -69,22 +77,28 @@ std::vector<uint8_t>& activation_scratch(size_t slot = 0) {
   return scratch[slot];
 }
 
-// Rows [row_begin, row_end) of w times the prepared activation rows: matmul's task.
+// Rows [row_begin, row_end) of w times the prepared activation rows: matmul's task, a thread's
+// contiguous share of the rows. One token streams the whole share in one tile call; several go
+// kRowsPerTask rows at a time, so that those rows stay in cache while the tokens pass them.
 void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const uint8_t* act, size_t act_stride,
                    int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   const int64_t n = w.n_cols;
   const auto* weights = static_cast<const uint8_t*>(w.data);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
-    const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
-    if (tile != nullptr) {
-      tile(n, weights + static_cast<size_t>(row_begin) * w.row_stride, w.row_stride, row_end - row_begin,
-           act + static_cast<size_t>(t0) * act_stride, act_stride, t1 - t0, y + t0 * y_stride + row_begin, y_stride);
-      continue;
-    }
-    for (int64_t r = row_begin; r < row_end; ++r) {
-      const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
-      for (int64_t t = t0; t < t1; ++t)
-        y[t * y_stride + r] = dot(n, weight_row, act + static_cast<size_t>(t) * act_stride);
+  const int64_t rows_per_block = n_tokens == 1 ? row_end - row_begin : kRowsPerTask;
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += rows_per_block) {
+    const int64_t r1 = std::min(row_end, r0 + rows_per_block);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokensPerTile) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokensPerTile);
+      if (tile != nullptr) {
+        tile(n, weights + static_cast<size_t>(r0) * w.row_stride, w.row_stride, r1 - r0,
+             act + static_cast<size_t>(t0) * act_stride, act_stride, t1 - t0, y + t0 * y_stride + r0, y_stride);
+        continue;
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* weight_row = weights + static_cast<size_t>(r) * w.row_stride;
+        for (int64_t t = t0; t < t1; ++t)
+          y[t * y_stride + r] = dot(n, weight_row, act + static_cast<size_t>(t) * act_stride);
+      }
     }
   }
 }
@@ -199,11 +213,12 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
   // unpacked once per few tokens. One token too: the tile kernels unpack a K-quant
   // block's scales and mins in registers, and decode ran 16% faster (BENCHMARKS.md).
   const VecDotTileFn tile = active_vec_dot_tile_kernel(w.type);
-  const int64_t n_tasks = (w.n_rows + kRowsPerTask - 1) / kRowsPerTask;
+  const int64_t rows_per_task = rows_per_task_for(w.n_rows, pool.size());
+  const int64_t n_tasks = (w.n_rows + rows_per_task - 1) / rows_per_task;
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
-    const int64_t row_begin = task * kRowsPerTask;
+    const int64_t row_begin = task * rows_per_task;
     multiply_rows(w, dot, tile, act, act_stride, n_tokens, y, y_stride, row_begin,
-                  std::min(w.n_rows, row_begin + kRowsPerTask));
+                  std::min(w.n_rows, row_begin + rows_per_task));
   });
 }
 
@@ -255,16 +270,17 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     }
     jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type),
                     layout, n_tasks});
-    n_tasks += (t.w->n_rows + kRowsPerTask - 1) / kRowsPerTask;
+    n_tasks += (t.w->n_rows + rows_per_task_for(t.w->n_rows, pool.size()) - 1) / rows_per_task_for(t.w->n_rows, pool.size());
   }
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
     size_t j = jobs.size() - 1;
     while (jobs[j].first_task > task) --j;
     const Job& job = jobs[j];
     const WeightView& w = *job.target->w;
-    const int64_t row_begin = (task - job.first_task) * kRowsPerTask;
+    const int64_t per_task = rows_per_task_for(w.n_rows, pool.size());
+    const int64_t row_begin = (task - job.first_task) * per_task;
     multiply_rows(w, job.dot, job.tile, layouts[job.layout].act, layouts[job.layout].stride, n_tokens, job.target->y,
-                  job.target->y_stride, row_begin, std::min(w.n_rows, row_begin + kRowsPerTask));
+                  job.target->y_stride, row_begin, std::min(w.n_rows, row_begin + per_task));
   });
 }
 
