@@ -35,7 +35,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Test {
-  int n_prompt = 0, n_gen = 0, n_parallel = 1;
+  int n_prompt = 0, n_gen = 0, n_parallel = 1, n_depth = 0;
   std::vector<double> samples_ts;
   double comm_seconds = 0;  // tensor parallelism: time in all-reduces and gathers, all repetitions
   int64_t n_tokens = 0;     // tokens measured, all repetitions
@@ -52,7 +52,10 @@ struct Test {
     for (double x : samples_ts) s += (x - m) * (x - m);
     return std::sqrt(s / static_cast<double>(samples_ts.size() - 1));
   }
-  std::string name() const { return n_prompt > 0 ? fmt::format("pp{}", n_prompt) : fmt::format("tg{}", n_gen); }
+  std::string name() const {
+    const std::string base = n_prompt > 0 ? fmt::format("pp{}", n_prompt) : fmt::format("tg{}", n_gen);
+    return n_depth > 0 ? fmt::format("{} @ d{}", base, n_depth) : base;  // llama-bench's names
+  }
   // Decode streams every weight once per step (all n_parallel sequences share it): bytes/s.
   double weight_bytes_per_second(uint64_t weight_bytes) const {
     return n_gen > 0 ? avg() / n_parallel * static_cast<double>(weight_bytes) : 0;
@@ -74,13 +77,13 @@ std::vector<int> parse_list(const std::string& text) {
 // Runs n_parallel requests of n_prompt random tokens generating n_gen tokens
 // each, all submitted at once; returns the seconds until every one finished
 // (with n_gen == 1, that is the prompt time).
-Expected<double> run_batch(engine::Engine& engine, std::mt19937& rng, int n_vocab, int n_prompt, int n_gen,
-                           int n_parallel) {
+// Submits one request per prompt and waits for all of them; the seconds it took.
+Expected<double> run_requests(engine::Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int n_gen) {
   std::vector<std::shared_ptr<engine::RequestStream>> streams;
   const auto start = Clock::now();
-  for (int i = 0; i < n_parallel; ++i) {
+  for (const auto& prompt : prompts) {
     engine::GenerationRequest r;
-    for (int t = 0; t < n_prompt; ++t) r.prompt.push_back(static_cast<int32_t>(rng() % static_cast<unsigned>(n_vocab)));
+    r.prompt = prompt;
     r.params = sampling::greedy_params();
     r.params.max_tokens = n_gen;
     r.params.ignore_eos = true;
@@ -94,6 +97,26 @@ Expected<double> run_batch(engine::Engine& engine, std::mt19937& rng, int n_voca
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Runs n_parallel requests of n_prompt random tokens generating n_gen tokens
+// each, all submitted at once; returns the seconds until every one finished
+// (with n_gen == 1, that is the prompt time). With n_depth > 0 each request
+// first gets n_depth tokens of context, computed in an untimed run and then
+// found in the prefix cache (llama-bench's -d): the timed run computes only
+// its own tokens (and the context's last partial KV block, < --block-size tokens).
+Expected<double> run_batch(engine::Engine& engine, std::mt19937& rng, int n_vocab, int n_prompt, int n_gen,
+                           int n_parallel, int n_depth = 0) {
+  auto random_tokens = [&](int n, std::vector<int32_t>& out) {
+    for (int t = 0; t < n; ++t) out.push_back(static_cast<int32_t>(rng() % static_cast<unsigned>(n_vocab)));
+  };
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(n_parallel));
+  if (n_depth > 0) {
+    for (auto& p : prompts) random_tokens(n_depth, p);
+    if (auto warm = run_requests(engine, prompts, 1); !warm) return warm.error();
+  }
+  for (auto& p : prompts) random_tokens(n_prompt, p);
+  return run_requests(engine, prompts, n_gen);
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
@@ -102,12 +125,14 @@ int cmd_bench(int argc, char** argv) {
   CLI::App app{"Prompt and decode throughput through the engine (llama-bench's output shapes)"};
   app.footer("'pagoda bench serve --help': load-test an OpenAI-compatible server instead.");
   std::string model_path, parallel_text = "1", output = "md";
-  int n_prompt = 512, n_gen = 128, reps = 3;
+  int n_prompt = 512, n_gen = 128, reps = 3, n_depth = 0;
   EngineOptions eo;
   eo.no_prefix_caching = true;  // every repetition computes its prompt
   app.add_option("-m,--model", model_path, "GGUF model")->required();
   app.add_option("-p,--n-prompt", n_prompt, "prompt tokens for the pp test (0: skip)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
   app.add_option("-n,--n-gen", n_gen, "generated tokens for the tg test (0: skip)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  app.add_option("-d,--n-depth", n_depth, "tokens of context already in each sequence's cache before the test, as llama-bench's -d (kept out of the timing through the prefix cache)")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
   app.add_option("-r,--repetitions", reps, "repetitions of each test")->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--parallel,--n-parallel", parallel_text, "comma-separated numbers of sequences run together (e.g. 1,4,16,32)")
       ->capture_default_str();
@@ -136,6 +161,11 @@ int cmd_bench(int argc, char** argv) {
   for (int p : parallel)
     if (p < 1 || p > 4096) return fail(fmt::format("--parallel values must be in [1, 4096], got {}", p));
   if (n_prompt == 0 && n_gen == 0) return fail("nothing to measure: -p and -n are both 0");
+  if (n_depth > 0) {
+    if (app.get_option("--no-prefix-caching")->count() > 0)
+      return fail("-d needs the prefix cache: drop --no-prefix-caching");
+    eo.no_prefix_caching = false;  // the context is computed once, untimed, then found in the cache
+  }
 
   auto made = make_communicator(tp);
   if (!made) return fail(made.error().message);
@@ -152,7 +182,7 @@ int cmd_bench(int argc, char** argv) {
   if (!config) return fail(config.error().message);
   config->max_num_seqs = std::max(config->max_num_seqs == 64 ? 1 : config->max_num_seqs,
                                   *std::max_element(parallel.begin(), parallel.end()));
-  if (config->max_model_len == 0) config->max_model_len = std::max(n_prompt, 1) + std::max(n_gen, 1);
+  if (config->max_model_len == 0) config->max_model_len = n_depth + std::max(n_prompt, 1) + std::max(n_gen, 1);
   ThreadPool pool(eo.threads);
   log::set_level(log::Level::warn);
   auto engine = engine::Engine::create(**model, **tok, *config, pool, comm.get());
@@ -166,8 +196,8 @@ int cmd_bench(int argc, char** argv) {
   std::vector<Test> tests;
   const int n_vocab = (*model)->n_vocab();
   for (int p : parallel) {
-    if (n_prompt > 0) tests.push_back({n_prompt, 0, p, {}});
-    if (n_gen > 0) tests.push_back({0, n_gen, p, {}});
+    if (n_prompt > 0) tests.push_back({n_prompt, 0, p, n_depth, {}});
+    if (n_gen > 0) tests.push_back({0, n_gen, p, n_depth, {}});
   }
   // One warm-up run pages the weights in.
   if (auto warm = run_batch(**engine, rng, n_vocab, 8, 2, 1); !warm) return fail(warm.error().message);
@@ -176,8 +206,8 @@ int cmd_bench(int argc, char** argv) {
       // pp: the prompt and one sampled token; tg: a one-token prompt, then n_gen decode steps.
       // The engine thread is idle between runs, so reading its communicator's clock is safe.
       const double comm_before = comm->all_reduce_seconds();
-      auto secs = t.n_prompt > 0 ? run_batch(**engine, rng, n_vocab, t.n_prompt, 1, t.n_parallel)
-                                 : run_batch(**engine, rng, n_vocab, 1, t.n_gen, t.n_parallel);
+      auto secs = t.n_prompt > 0 ? run_batch(**engine, rng, n_vocab, t.n_prompt, 1, t.n_parallel, t.n_depth)
+                                 : run_batch(**engine, rng, n_vocab, 1, t.n_gen, t.n_parallel, t.n_depth);
       if (!secs) return fail(secs.error().message);
       const double tokens = static_cast<double>(t.n_parallel) * (t.n_prompt > 0 ? t.n_prompt : t.n_gen);
       t.samples_ts.push_back(tokens / *secs);
@@ -204,7 +234,7 @@ int cmd_bench(int argc, char** argv) {
     for (const Test& t : tests)
       out.push_back({{"model_filename", model_path}, {"model_size", size}, {"model_n_params", n_params},
                      {"n_threads", threads}, {"type_k", std::string(kv_type_name(config->k_type))}, {"type_v", std::string(kv_type_name(config->v_type))},
-                     {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_parallel", t.n_parallel},
+                     {"n_prompt", t.n_prompt}, {"n_gen", t.n_gen}, {"n_depth", t.n_depth}, {"n_parallel", t.n_parallel},
                      {"n_tensor_parallel", comm->size()}, {"weight_bytes_per_rank", weight_bytes},
                      {"comm_ms_per_token", t.comm_ms_per_token()},
                      {"weights_gb_s", t.n_gen > 0 ? nlohmann::json(t.weight_bytes_per_second(weight_bytes) / 1e9) : nlohmann::json()},

@@ -62,6 +62,32 @@ TEST(Bench, MarkdownTableAndRoofLine) {
   EXPECT_EQ(quiet.out.find("roof"), std::string::npos) << quiet.out;
 }
 
+// -d: each test runs on top of that many tokens of context, named as llama-bench names them.
+TEST(Bench, DepthPutsContextUnderEachTest) {
+  PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
+  const std::string m = " -m '" + fixture("models/stories260K.gguf") + "'";
+  auto r = run_pagoda("bench" + m + " -d 64 -p 8 -n 4 -r 1 -t 1 --parallel 1,2 -o json --no-roof");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json j = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_array() && j.size() == 4u) << r.out;
+  for (const json& t : j) {
+    EXPECT_EQ(t["n_depth"], 64);
+    EXPECT_GT(t["avg_ts"].get<double>(), 0.0);
+  }
+  r = run_pagoda("bench" + m + " -d 64 -p 8 -n 4 -r 1 -t 1 --no-roof");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("| pp8 @ d64 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| tg4 @ d64 |"), std::string::npos) << r.out;
+  // The context is kept out of the timing by the prefix cache, which -d therefore needs.
+  r = run_pagoda("bench" + m + " -d 64 --no-prefix-caching");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("-d needs the prefix cache"), std::string::npos) << r.err;
+  // Deeper than the model's context: refused with the engine's message, not a crash.
+  r = run_pagoda("bench" + m + " -d 100000 -p 8 -n 4 -r 1 -t 1 --no-roof");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
+}
+
 TEST(Bench, BadArgumentsAreRefused) {
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   const std::string m = " -m '" + fixture("models/stories260K.gguf") + "'";
