@@ -9,11 +9,12 @@
 
 namespace pagoda::kernels {
 
-// Functions marked PAGODA_FMA_CLONES are built twice, for baseline x86-64 and with FMA, and the
-// loader picks one by CPU (GCC/Clang target_clones). std::fma is exact in both, so the bits are the same; the
-// baseline clone's fmaf calls were 2% of a decode profile, the issue's "scalar library call in
-// an inner loop".
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_ADDRESS__)
+// Functions marked PAGODA_FMA_CLONES are built twice, for baseline x86-64 and with FMA, and
+// the loader picks one by CPU (GCC/Clang target_clones). std::fma is exact in both, so the bits
+// are the same; the baseline copy's fmaf calls were 2% of a decode profile, the issue's "scalar
+// library call in an inner loop". Sanitizer builds (PAGODA_SANITIZED) keep one copy: the ifunc
+// resolver would run before the sanitizer runtime starts.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(PAGODA_SANITIZED)
 #define PAGODA_FMA_CLONES __attribute__((target_clones("fma", "default")))
 #else
 #define PAGODA_FMA_CLONES
