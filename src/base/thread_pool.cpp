@@ -3,8 +3,8 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <utility>
 

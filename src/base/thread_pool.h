@@ -47,8 +47,8 @@ class ThreadPool {
   int64_t next_task_ = 0;
   int64_t generation_ = 0;
   int busy_ = 0;
-  // Mirrors of generation_ and of the unfinished share of the current loop (busy_ plus the
-  // tasks not yet claimed), read without the lock while a thread spins before sleeping.
+  // Mirrors of generation_ and busy_ (written under the lock), read without it while a thread
+  // polls before sleeping.
   std::atomic<int64_t> published_generation_{0};
   std::atomic<int> running_{0};
   bool stop_ = false;

@@ -245,6 +245,7 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     VecDotTileFn tile;
     size_t layout;
     int64_t first_task;
+    int64_t rows_per_task;
   };
   std::vector<Job> jobs;
   int64_t n_tasks = 0;
@@ -268,19 +269,19 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
         layouts.push_back({act_type, prepared, stride});
       }
     }
-    jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type),
-                    layout, n_tasks});
-    n_tasks += (t.w->n_rows + rows_per_task_for(t.w->n_rows, pool.size()) - 1) / rows_per_task_for(t.w->n_rows, pool.size());
+    const int64_t rows_per_task = rows_per_task_for(t.w->n_rows, pool.size());
+    jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type), layout, n_tasks,
+                    rows_per_task});
+    n_tasks += (t.w->n_rows + rows_per_task - 1) / rows_per_task;
   }
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
     size_t j = jobs.size() - 1;
     while (jobs[j].first_task > task) --j;
     const Job& job = jobs[j];
     const WeightView& w = *job.target->w;
-    const int64_t per_task = rows_per_task_for(w.n_rows, pool.size());
-    const int64_t row_begin = (task - job.first_task) * per_task;
+    const int64_t row_begin = (task - job.first_task) * job.rows_per_task;
     multiply_rows(w, job.dot, job.tile, layouts[job.layout].act, layouts[job.layout].stride, n_tokens, job.target->y,
-                  job.target->y_stride, row_begin, std::min(w.n_rows, row_begin + per_task));
+                  job.target->y_stride, row_begin, std::min(w.n_rows, row_begin + job.rows_per_task));
   });
 }
 
