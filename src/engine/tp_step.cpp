@@ -19,7 +19,10 @@ namespace {
 // never leave the job, so values are copied as they lie in memory.
 class Writer {
  public:
-  explicit Writer(TpMessageKind kind) { bytes_.push_back(static_cast<uint8_t>(kind)); }
+  explicit Writer(TpMessageKind kind) {
+    bytes_.reserve(64);  // also spares GCC 12's false -Wstringop-overflow on the first inserts
+    bytes_.push_back(static_cast<uint8_t>(kind));
+  }
   void i32(int32_t v) { put(&v, sizeof v); }
   void i32s(std::span<const int32_t> v) {
     i32(static_cast<int32_t>(v.size()));
