@@ -74,9 +74,6 @@ std::vector<int> parse_list(const std::string& text) {
   return out;
 }
 
-// Runs n_parallel requests of n_prompt random tokens generating n_gen tokens
-// each, all submitted at once; returns the seconds until every one finished
-// (with n_gen == 1, that is the prompt time).
 // Submits one request per prompt and waits for all of them; the seconds it took.
 Expected<double> run_requests(engine::Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int n_gen) {
   std::vector<std::shared_ptr<engine::RequestStream>> streams;

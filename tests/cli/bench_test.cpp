@@ -13,6 +13,13 @@ namespace {
 
 using nlohmann::json;
 
+// `pagoda bench <args>` fails and says `message` on stderr.
+void expect_refused(const std::string& args, const std::string& message) {
+  const auto r = run_pagoda("bench" + args);
+  EXPECT_NE(r.status, 0) << args;
+  EXPECT_NE(r.err.find(message), std::string::npos) << args << ": " << r.err;
+}
+
 TEST(Bench, JsonHasLlamaBenchFieldsAndDecodeBandwidth) {
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   const auto r = run_pagoda("bench -m '" + fixture("models/stories260K.gguf") +
@@ -79,28 +86,18 @@ TEST(Bench, DepthPutsContextUnderEachTest) {
   EXPECT_NE(r.out.find("| pp8 @ d64 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| tg4 @ d64 |"), std::string::npos) << r.out;
   // The context is kept out of the timing by the prefix cache, which -d therefore needs.
-  r = run_pagoda("bench" + m + " -d 64 --no-prefix-caching");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("-d needs the prefix cache"), std::string::npos) << r.err;
-  // Deeper than the model's context: refused with the engine's message, not a crash.
-  r = run_pagoda("bench" + m + " -d 100000 -p 8 -n 4 -r 1 -t 1 --no-roof");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
+  expect_refused(m + " -d 64 --no-prefix-caching", "-d needs the prefix cache");
+  // Deeper than the model's context: refused with a message, not a crash.
+  expect_refused(m + " -d 100000 -p 8 -n 4 -r 1 -t 1 --no-roof", "exceeds the model's training context");
 }
 
 TEST(Bench, BadArgumentsAreRefused) {
   PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
   const std::string m = " -m '" + fixture("models/stories260K.gguf") + "'";
-  auto r = run_pagoda("bench" + m + " --parallel 0");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("--parallel values must be in [1, 4096]"), std::string::npos) << r.err;
-  r = run_pagoda("bench" + m + " --parallel 2x");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("not a comma-separated list"), std::string::npos) << r.err;
-  r = run_pagoda("bench" + m + " -p 0 -n 0");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("nothing to measure"), std::string::npos) << r.err;
-  r = run_pagoda("bench -m /nonexistent.gguf");
+  expect_refused(m + " --parallel 0", "--parallel values must be in [1, 4096]");
+  expect_refused(m + " --parallel 2x", "not a comma-separated list");
+  expect_refused(m + " -p 0 -n 0", "nothing to measure");
+  const auto r = run_pagoda("bench -m /nonexistent.gguf");
   EXPECT_NE(r.status, 0);
   EXPECT_FALSE(r.err.empty());
 }
