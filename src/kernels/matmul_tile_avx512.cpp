@@ -5,6 +5,7 @@
 // kernels, AVX-512's Q4_0/Q8_0). 32 ymm registers hold 8 tokens per tile.
 #include "kernels/matmul_tile_kquant.h"
 #include "kernels/matmul_tile_legacy.h"
+#include "kernels/matmul_tile_wide.h"
 #include "kernels/vec_dot_isa.h"
 
 namespace pagoda::kernels::avx512 {
@@ -25,19 +26,19 @@ struct Ops {
 VecDotTileFn tile_kernel(TensorType weight) {
   switch (weight) {
     case TensorType::Q4_0:
-      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ4_0>>;
+      return tile::run_tile<Ops, tile::wide::Legacy<quant::BlockQ4_0>>;
     case TensorType::Q8_0:
-      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ8_0>>;
+      return tile::run_tile<Ops, tile::wide::Legacy<quant::BlockQ8_0>>;
     case TensorType::Q2_K:
-      return tile::run_tile<Ops, tile::Q2K<Ops>>;
+      return tile::run_tile<Ops, tile::wide::Q2K>;
     case TensorType::Q3_K:
       return tile::run_tile<Ops, tile::Q3K<Ops>>;
     case TensorType::Q4_K:
-      return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ4_K>>;
+      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ4_K>>;
     case TensorType::Q5_K:
-      return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ5_K>>;
+      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ5_K>>;
     case TensorType::Q6_K:
-      return tile::run_tile<Ops, tile::Q6K<Ops>>;
+      return tile::run_tile<Ops, tile::wide::Q6K>;
     default:
       return nullptr;
   }

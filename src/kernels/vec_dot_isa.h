@@ -9,7 +9,7 @@
 
 namespace pagoda::kernels {
 
-// This thread's scratch for the tile kernels: at least `bytes`, 32-byte
+// This thread's scratch for the tile kernels: at least `bytes`, 64-byte
 // aligned, valid until the next call on this thread. Defined in matmul.cpp
 // (baseline x86-64), so that no std:: template is instantiated under SIMD
 // flags in the ISA translation units, whose weak copies the linker could pick.
