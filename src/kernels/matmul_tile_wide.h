@@ -68,10 +68,22 @@ inline __m512i group_scales4(__m512i scales, int first) {
   return _mm512_permutexvar_epi16(index, scales);
 }
 
-// One int16 scale per 256-bit half: scales[first] in the low half, scales[first + 1] in the high.
-inline __m512i half_scales(__m512i scales, int first) {
-  const __m512i index = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(first)),
-                                           _mm256_set1_epi16(static_cast<int16_t>(first + 1)), 1);
+// Two chunks' 4-element sums in each int32 lane, as an int16 pair: lane = first + 65536 * second
+// where first = sum of 4 products u_first * s_first (vpdpbusd), the same for second. Exact and
+// readable by vpdpwssd as (first, second) when both sums lie in [0, 2^15): the callers' u8 are
+// activations biased to a + 128 (or ones) and their s8 digits are at most 31, so each sum is at
+// most 4 * 255 * 31 < 2^15. One vpdpwssd then adds both scaled sums: 3 multiplies per 128
+// elements where maddubs + vpdpwssd take 4.
+inline __m512i two_chunk_sums(__m512i u_first, __m512i s_first, __m512i u_second, __m512i s_second) {
+  const __m512i second = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u_second, s_second);
+  return _mm512_dpbusd_epi32(_mm512_slli_epi32(second, 16), u_first, s_first);
+}
+
+// Scales for the chunk pair (j, j + 1) of Q4_K/Q5_K, `first` = 2j: int16 pairs
+// (scales[first], scales[first + 2]) in the low half, (scales[first + 1], scales[first + 3]) in the high.
+inline __m512i interleaved_scales(__m512i scales, int first) {
+  const __m512i index = _mm512_inserti64x4(
+      _mm512_set1_epi32(first | (first + 2) << 16), _mm256_set1_epi32((first + 1) | (first + 3) << 16), 1);
   return _mm512_permutexvar_epi16(index, scales);
 }
 
@@ -80,12 +92,55 @@ inline __m256i fold(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
-// acc[t] = fma(d_w * d_a(t), float(isum(t)), acc[t]): the per-block float step of every K-quant.
+// The float accumulators of T tokens, two per zmm: token 2i in the low half of acc[i], token
+// 2i + 1 in the high half (an odd last token alone in the low half). Each half is that token's
+// 8 float lanes of the 256-bit kernels, with exactly their float operations.
 template <int T>
-inline void add_block(__m256 (&acc)[T], const __m512i (&isum)[T], float d, const ActRows<BlockQ8_K, T>& a,
-                      int64_t b) {
-  for (int t = 0; t < T; ++t)
-    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * a(t, b).d), _mm256_cvtepi32_ps(fold(isum[t])), acc[t]);
+struct TokenPairAccumulators {
+  static constexpr int kVectors = (T + 1) / 2;
+  __m512 acc[kVectors];
+
+  TokenPairAccumulators() {
+    for (__m512& v : acc) v = _mm512_setzero_ps();
+  }
+
+  // Every token t: acc(t) = fma(scale lane t, float(fold(isum[t])), acc(t)), where `scale` lane t
+  // is d_w * d_a(t): the per-block float step of every K-quant. Tokens 2i and 2i + 1 are folded,
+  // converted and accumulated together.
+  void add_block(const __m512i (&isum)[T], __m256 scale) {
+    const __m512 scales = _mm512_zextps256_ps512(scale);
+    for (int i = 0; i < T / 2; ++i) {
+      const __m512i index = _mm512_inserti64x4(_mm512_set1_epi32(2 * i), _mm256_set1_epi32(2 * i + 1), 1);
+      const __m512i low_halves = _mm512_shuffle_i64x2(isum[2 * i], isum[2 * i + 1], 0x44);
+      const __m512i high_halves = _mm512_shuffle_i64x2(isum[2 * i], isum[2 * i + 1], 0xEE);
+      acc[i] = _mm512_fmadd_ps(_mm512_permutexvar_ps(index, scales),
+                               _mm512_cvtepi32_ps(_mm512_add_epi32(low_halves, high_halves)), acc[i]);
+    }
+    if constexpr (T % 2 == 1) {
+      const __m256 last = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(T - 1)),
+                                          _mm256_cvtepi32_ps(fold(isum[T - 1])), _mm512_castps512_ps256(acc[T / 2]));
+      acc[T / 2] = _mm512_zextps256_ps512(last);
+    }
+  }
+
+  // Token t's 8 lanes.
+  __m256 lanes(int t) const {
+    return t % 2 == 0 ? _mm512_castps512_ps256(acc[t / 2]) : _mm512_extractf32x8_ps(acc[t / 2], 1);
+  }
+  // The final reduction of vec_dot_*_avx2: hsum of the lanes, then the min terms (lane t).
+  void store(float* y, int64_t y_stride) const {
+    for (int t = 0; t < T; ++t) y[t * y_stride] = simd::hsum(lanes(t));
+  }
+  void store(__m256 min_terms, float* y, int64_t y_stride) const {
+    alignas(32) float mins[kMaxTokens];
+    _mm256_store_ps(mins, min_terms);
+    for (int t = 0; t < T; ++t) y[t * y_stride] = simd::hsum(lanes(t)) + mins[t];
+  }
+};
+
+// Lane t: d_w * d_a(t), the block's float scale of token t (`d` holds d_a in lanes 0-7).
+inline __m256 block_scales(float d_w, const float* d) {
+  return _mm256_mul_ps(_mm256_set1_ps(d_w), _mm256_load_ps(d));
 }
 
 // A token group's Q8_K activations packed once per group in tile_scratch, token t in lane t
@@ -106,6 +161,8 @@ struct Q8KGroup {
   const int8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * kMaxTokens + t) * 64; }
 };
 
+// kBiased: qs are stored as u8 a + 128 (a XOR 0x80), vpdpbusd's unsigned operand.
+template <bool kBiased>
 struct PackedQ8K {
   using Group = Q8KGroup;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
@@ -129,7 +186,9 @@ struct PackedQ8K {
                     : int16_t{0};
         if (block == nullptr) continue;
         for (int c = 0; c < 4; ++c)
-          _mm512_store_si512(qs + ((b * 4 + c) * kMaxTokens + t) * 64, load64(block->qs + 64 * c));
+          _mm512_store_si512(qs + ((b * 4 + c) * kMaxTokens + t) * 64,
+                             kBiased ? _mm512_xor_si512(load64(block->qs + 64 * c), _mm512_set1_epi8(-128))
+                                     : load64(block->qs + 64 * c));
       }
     }
     return {{act, act_stride}, qs, d, bsum32};
@@ -138,44 +197,51 @@ struct PackedQ8K {
 
 // Q4_K, and Q5_K with its fifth bit per element from qh (Q45K's outputs).
 template <typename Block>
-struct Q45K : PackedQ8K {
+struct Q45K : PackedQ8K<true> {
   static constexpr bool kFifthBit = std::is_same_v<Block, quant::BlockQ5_K>;
 
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
     const auto* w = static_cast<const Block*>(weight_row);
-    const ActRows<BlockQ8_K, T> a(g.rows);
     // Lanes 0-7 pick int32 lane 0 (m = 0 or 2), lanes 8-15 lane 1 (m = 1 or 3) of the widened mins.
     const __m512i low_pair = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
     const __m512i high_pair = _mm512_add_epi32(low_pair, _mm512_set1_epi32(2));
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    TokenPairAccumulators<T> acc;
     __m256 min_terms = _mm256_setzero_ps();  // lane t: token t's min terms
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       const __m128i scales_mins = unpack_k4_scales(w[b].scales);
       const __m512i scales = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(scales_mins));  // lanes 0-7
       __m512i fifth;
       if constexpr (kFifthBit) fifth = both_halves(w[b].qh);  // bit k of byte l: element 32k + l
-      __m512i isum[T];
-      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+      // Chunk j: sub-block 2j (low nibbles) in the low half, 2j + 1 (high nibbles) in the high
+      // half, the order of the token's 64 activations (chunk j of the packed group).
+      __m512i digits[4];
       for (int j = 0; j < 4; ++j) {
-        // Sub-block 2j (low nibbles) in the low half, 2j + 1 (high nibbles) in the high half:
-        // the order of the token's 64 activations a.qs[64j ...].
-        __m512i digits = _mm512_and_si512(shift_halves(both_halves(w[b].qs + 32 * j), 0, 4), nibble_mask());
+        digits[j] = _mm512_and_si512(shift_halves(both_halves(w[b].qs + 32 * j), 0, 4), nibble_mask());
         if constexpr (kFifthBit) {
           const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1u << (2 * j))),
                                                  _mm256_set1_epi8(static_cast<char>(1u << (2 * j + 1))), 1);
-          digits = _mm512_mask_add_epi8(digits, _mm512_test_epi8_mask(fifth, bit), digits, _mm512_set1_epi8(16));
+          digits[j] = _mm512_mask_add_epi8(digits[j], _mm512_test_epi8_mask(fifth, bit), digits[j], _mm512_set1_epi8(16));
         }
-        const __m512i s = half_scales(scales, 2 * j);
-        for (int t = 0; t < T; ++t)
-          isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(digits, _mm512_load_si512(g.chunk(b, j, t))), s);
       }
+      const __m512i pair_scales[2] = {interleaved_scales(scales, 0), interleaved_scales(scales, 4)};
+      // The activations are biased by +128: each lane gets 128 * (its scaled digit sums) extra,
+      // which depends on the weights only. isum starts at minus that.
+      __m512i bias = _mm512_setzero_si512();
+      for (int j = 0; j < 4; j += 2)
+        bias = _mm512_dpwssd_epi32(bias, two_chunk_sums(_mm512_set1_epi8(1), digits[j], _mm512_set1_epi8(1), digits[j + 1]),
+                                   pair_scales[j / 2]);
+      bias = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bias, 7));
+      __m512i isum[T];
+      for (int t = 0; t < T; ++t) isum[t] = bias;
+      for (int j = 0; j < 4; j += 2)
+        for (int t = 0; t < T; ++t)
+          isum[t] = _mm512_dpwssd_epi32(isum[t],
+                                        two_chunk_sums(_mm512_load_si512(g.chunk(b, j, t)), digits[j],
+                                                       _mm512_load_si512(g.chunk(b, j + 1, t)), digits[j + 1]),
+                                        pair_scales[j / 2]);
       const __m256 a_d = _mm256_load_ps(g.d + b * kMaxTokens);  // lane t: token t's d
-      const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(simd::fp16(w[b].d)), a_d);
-      for (int t = 0; t < T; ++t)
-        acc[t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(t)),
-                                 _mm256_cvtepi32_ps(fold(isum[t])), acc[t]);
+      acc.add_block(isum, _mm256_mul_ps(_mm256_set1_ps(simd::fp16(w[b].d)), a_d));
       // min_sum(t) = sum over sub-blocks j of (bsums[2j] + bsums[2j + 1]) * mins[j]: int32 lane m of
       // `mins` holds (mins[2m], mins[2m + 1]) as an int16 pair.
       const __m512i mins = _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_srli_si128(scales_mins, 8)));
@@ -185,20 +251,18 @@ struct Q45K : PackedQ8K {
           _mm512_permutexvar_epi32(high_pair, mins));
       min_terms = subtract_min_terms(min_terms, simd::fp16(w[b].dmin), a_d, fold(min_lanes));
     }
-    store<T>(acc, min_terms, y, y_stride);
+    acc.store(min_terms, y, y_stride);
   }
 };
 
 // Q6_K (Q6K's outputs): per half-block, chunks k = 0, 1 and k = 2, 3 of 32 elements each.
-struct Q6K : PackedQ8K {
+struct Q6K : PackedQ8K<false> {
   using Block = quant::BlockQ6_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
     const auto* w = static_cast<const Block*>(weight_row);
-    const ActRows<BlockQ8_K, T> a(g.rows);
     const __m512i bias = _mm512_set1_epi8(32);
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    TokenPairAccumulators<T> acc;
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       const __m512i scales = _mm512_zextsi256_si512(
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales))));
@@ -220,21 +284,20 @@ struct Q6K : PackedQ8K {
           }
         }
       }
-      add_block<T>(acc, isum, simd::fp16(w[b].d), a, b);
+      acc.add_block(isum, block_scales(simd::fp16(w[b].d), g.d + b * kMaxTokens));
     }
-    store<T>(acc, y, y_stride);
+    acc.store(y, y_stride);
   }
 };
 
 // Q2_K (Q2K's outputs): per half-block, chunks k = 0, 1 and k = 2, 3 of 32 elements each.
-struct Q2K : PackedQ8K {
+struct Q2K : PackedQ8K<false> {
   using Block = quant::BlockQ2_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
     const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(g.rows);
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+    TokenPairAccumulators<T> acc;
     __m256 min_terms = _mm256_setzero_ps();  // lane t: token t's min terms
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));  // scale | min << 4
@@ -251,16 +314,15 @@ struct Q2K : PackedQ8K {
                 isum[t], _mm512_maddubs_epi16(digits, _mm512_load_si512(g.chunk(b, 2 * half + p, t))), s);
         }
       }
-      const float d = simd::fp16(w[b].d);
-      for (int t = 0; t < T; ++t)  // Q2K's order of the scale product: a.d * d
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(a(t, b).d * d), _mm256_cvtepi32_ps(fold(isum[t])), acc[t]);
+      acc.add_block(isum, block_scales(simd::fp16(w[b].d), g.d + b * kMaxTokens));  // Q2K's a.d * d: the same product
       // min_sum = sum over 16-groups g of bsums[g] * (sc[g] >> 4).
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
       __m256i min_lanes[T];
       for (int t = 0; t < T; ++t) min_lanes[t] = _mm256_madd_epi16(simd::load32(a(t, b).bsums), mins16);
-      min_terms = subtract_min_terms(min_terms, simd::fp16(w[b].dmin), a.scales(b), lane_totals<T>(min_lanes));
+      min_terms = subtract_min_terms(min_terms, simd::fp16(w[b].dmin), _mm256_load_ps(g.d + b * kMaxTokens),
+                                     lane_totals<T>(min_lanes));
     }
-    store<T>(acc, min_terms, y, y_stride);
+    acc.store(min_terms, y, y_stride);
   }
 };
 
