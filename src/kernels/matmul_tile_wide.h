@@ -57,17 +57,6 @@ inline __m512i load64(const void* p) {
   return _mm512_loadu_si512(p);
 }
 
-// int16 lanes: 8-lane runs of scales[first], scales[first + 1], scales[first + 2], scales[first + 3]
-// (four 16-element groups: one zmm of u8 x s8 pairs). `scales` holds int16 scales in lanes 0-15.
-inline __m512i group_scales4(__m512i scales, int first) {
-  const __m512i index = _mm512_set_epi16(
-      first + 3, first + 3, first + 3, first + 3, first + 3, first + 3, first + 3, first + 3,  //
-      first + 2, first + 2, first + 2, first + 2, first + 2, first + 2, first + 2, first + 2,  //
-      first + 1, first + 1, first + 1, first + 1, first + 1, first + 1, first + 1, first + 1,  //
-      first, first, first, first, first, first, first, first);
-  return _mm512_permutexvar_epi16(index, scales);
-}
-
 // Two chunks' 4-element sums in each int32 lane, as an int16 pair: lane = first + 65536 * second
 // where first = sum of 4 products u_first * s_first (vpdpbusd), the same for second. Exact and
 // readable by vpdpwssd as (first, second) when both sums lie in [0, 2^15): the callers' u8 are
@@ -255,43 +244,93 @@ struct Q45K : PackedQ8K<true> {
   }
 };
 
-// Q6_K (Q6K's outputs): per half-block, chunks k = 0, 1 and k = 2, 3 of 32 elements each.
-struct Q6K : PackedQ8K<false> {
+// Q6_K and Q2_K: 16-element groups, each half-block two zmm "chunk pairs" p = 0, 1 (chunks
+// 2p | 2p + 1 of the half, 64 activations each). Lane i of pair p covers group 8 * half + 4p + i / 4.
+// Both pairs' 4-element sums (signed, within int16: biased activations 1..255 times digits in
+// [-32, 31]) go into one lane as an int16 pair (pair_of_sums), and one vpdpwssd against
+// (scale of pair 0's group, scale of pair 1's group) adds both.
+
+// The low 16 bits of lane i of `first` and of `second` as the int16 pair of lane i.
+inline __m512i pair_of_sums(__m512i first, __m512i second) {
+  return _mm512_mask_blend_epi16(0xAAAAAAAA, first, _mm512_slli_epi32(second, 16));
+}
+
+// vpermw indices of the scales above, per half: word 2i -> group 8h + i / 4, word 2i + 1 -> 8h + 4 + i / 4.
+struct GroupPairIndex {
+  int16_t words[2][32];
+};
+constexpr GroupPairIndex make_group_pair_index() {
+  GroupPairIndex index{};
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < 16; ++i) {
+      index.words[h][2 * i] = static_cast<int16_t>(8 * h + i / 4);
+      index.words[h][2 * i + 1] = static_cast<int16_t>(8 * h + 4 + i / 4);
+    }
+  return index;
+}
+alignas(64) constexpr GroupPairIndex kGroupPairIndex = make_group_pair_index();
+
+// int16 scales (lanes 0-15 of `scales`) arranged for half `half`'s pair_of_sums lanes.
+inline __m512i group_pair_scales(__m512i scales, int half) {
+  return _mm512_permutexvar_epi16(_mm512_load_si512(kGroupPairIndex.words[half]), scales);
+}
+
+// The integer lanes of one block for every token, before the fold: digits[h][p] are the signed
+// digits of half h, chunk pair p; the activations are biased by +128, so each lane also gets
+// 128 * (its scaled digit sums), a weight-only term that isum starts without.
+template <int T>
+inline void group_pair_sums(__m512i (&isum)[T], const Q8KGroup& g, int64_t b, const __m512i (&digits)[2][2],
+                            const __m512i (&scales)[2]) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i bias = _mm512_setzero_si512();
+  for (int h = 0; h < 2; ++h)
+    bias = _mm512_dpwssd_epi32(bias,
+                               pair_of_sums(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, digits[h][0]),
+                                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, digits[h][1])),
+                               scales[h]);
+  bias = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bias, 7));
+  for (int t = 0; t < T; ++t) isum[t] = bias;
+  for (int h = 0; h < 2; ++h)
+    for (int t = 0; t < T; ++t)
+      isum[t] = _mm512_dpwssd_epi32(
+          isum[t],
+          pair_of_sums(
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_load_si512(g.chunk(b, 2 * h, t)), digits[h][0]),
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_load_si512(g.chunk(b, 2 * h + 1, t)), digits[h][1])),
+          scales[h]);
+}
+
+// Q6_K (Q6K's outputs).
+struct Q6K : PackedQ8K<true> {
   using Block = quant::BlockQ6_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
     const auto* w = static_cast<const Block*>(weight_row);
-    const __m512i bias = _mm512_set1_epi8(32);
     TokenPairAccumulators<T> acc;
     for (int64_t b = 0; b < n / kQK_K; ++b) {
-      const __m512i scales = _mm512_zextsi256_si512(
+      const __m512i scales16 = _mm512_zextsi256_si512(
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales))));
-      __m512i isum[T];
-      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+      const __m512i scales[2] = {group_pair_scales(scales16, 0), group_pair_scales(scales16, 1)};
+      __m512i digits[2][2];  // digit - 32, signed
       for (int half = 0; half < 2; ++half) {
         const __m512i ql = load64(w[b].ql + 64 * half);  // chunk k = 0 | 1 in the low nibbles, 2 | 3 high
         const __m512i qh = both_halves(w[b].qh + 32 * half);
         for (int p = 0; p < 2; ++p) {
           const __m512i lows = _mm512_and_si512(p == 0 ? ql : _mm512_srli_epi16(ql, 4), nibble_mask());
           const __m512i highs = _mm512_and_si512(shift_halves(qh, 4 * p, 4 * p + 2), two_bit_mask());
-          const __m512i digits = _mm512_or_si512(lows, _mm512_slli_epi16(highs, 4));
-          const __m512i s = group_scales4(scales, 8 * half + 4 * p);
-          for (int t = 0; t < T; ++t) {
-            const __m512i qa = _mm512_load_si512(g.chunk(b, 2 * half + p, t));
-            // (digit - 32) * a = digit * a - 32 * a, both exact in int16 pairs.
-            const __m512i pairs = _mm512_sub_epi16(_mm512_maddubs_epi16(digits, qa), _mm512_maddubs_epi16(bias, qa));
-            isum[t] = _mm512_dpwssd_epi32(isum[t], pairs, s);
-          }
+          digits[half][p] = _mm512_sub_epi8(_mm512_or_si512(lows, _mm512_slli_epi16(highs, 4)), _mm512_set1_epi8(32));
         }
       }
+      __m512i isum[T];
+      group_pair_sums<T>(isum, g, b, digits, scales);
       acc.add_block(isum, block_scales(simd::fp16(w[b].d), g.d + b * kMaxTokens));
     }
     acc.store(y, y_stride);
   }
 };
 
-// Q2_K (Q2K's outputs): per half-block, chunks k = 0, 1 and k = 2, 3 of 32 elements each.
-struct Q2K : PackedQ8K<false> {
+// Q2_K (Q2K's outputs).
+struct Q2K : PackedQ8K<true> {
   using Block = quant::BlockQ2_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
@@ -301,19 +340,16 @@ struct Q2K : PackedQ8K<false> {
     __m256 min_terms = _mm256_setzero_ps();  // lane t: token t's min terms
     for (int64_t b = 0; b < n / kQK_K; ++b) {
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));  // scale | min << 4
-      const __m512i scales = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sc, _mm_set1_epi8(0x0F))));
-      __m512i isum[T];
-      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+      const __m512i scales16 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sc, _mm_set1_epi8(0x0F))));
+      const __m512i scales[2] = {group_pair_scales(scales16, 0), group_pair_scales(scales16, 1)};
+      __m512i digits[2][2];
       for (int half = 0; half < 2; ++half) {
         const __m512i q2 = both_halves(w[b].qs + 32 * half);
-        for (int p = 0; p < 2; ++p) {
-          const __m512i digits = _mm512_and_si512(shift_halves(q2, 4 * p, 4 * p + 2), two_bit_mask());
-          const __m512i s = group_scales4(scales, 8 * half + 4 * p);
-          for (int t = 0; t < T; ++t)
-            isum[t] = _mm512_dpwssd_epi32(
-                isum[t], _mm512_maddubs_epi16(digits, _mm512_load_si512(g.chunk(b, 2 * half + p, t))), s);
-        }
+        for (int p = 0; p < 2; ++p)
+          digits[half][p] = _mm512_and_si512(shift_halves(q2, 4 * p, 4 * p + 2), two_bit_mask());
       }
+      __m512i isum[T];
+      group_pair_sums<T>(isum, g, b, digits, scales);
       acc.add_block(isum, block_scales(simd::fp16(w[b].d), g.d + b * kMaxTokens));  // Q2K's a.d * d: the same product
       // min_sum = sum over 16-groups g of bsums[g] * (sc[g] >> 4).
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)));
