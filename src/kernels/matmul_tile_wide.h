@@ -362,54 +362,92 @@ struct Q2K : PackedQ8K<true> {
   }
 };
 
-// Q4_0 / Q8_0 (Legacy's outputs): tokens 2i and 2i + 1 share one zmm, an odd last token
-// takes the 256-bit step.
+// Q4_0 / Q8_0 (Legacy's outputs): tokens 2i and 2i + 1 share one zmm, the block's values in
+// both halves. A token group's Q8_0 activations are packed once per group in tile_scratch:
+//   qs [n_blocks][8][32] u8: token t's block, biased to a + 128 (vpdpbusd's unsigned operand),
+//      so tokens 2i and 2i + 1 form one aligned 64-byte line.
+//   d  [n_blocks][8][8] float: fp16(a.d) of token t in 8 lanes, so that tokens 2i and 2i + 1
+//      form the scale vector of their pair.
+// Only the group's `count` tokens are written: an odd last token takes a 256-bit step.
+// The bias adds 128 * (sum of the lane's 4 weights) to each lane; isum starts at minus that,
+// computed once per block for all tokens.
+// A single token (decode) is stored unbiased and takes vec_dot's steps (the sign trick): the
+// per-block bias term would cost more than it saves. Packing still pays for it: in place, a
+// 32-byte load spans two cache lines every other block (34-byte blocks).
+struct PackedQ8_0Pairs {
+  const uint8_t* qs;
+  const float* d;
+};
+
+inline PackedQ8_0Pairs pack_q8_0_pairs(int64_t n, const uint8_t* act, size_t act_stride, int count) {
+  const int64_t n_blocks = n / kQK;
+  const size_t qs_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * kQK;  // a multiple of 64
+  uint8_t* scratch = tile_scratch(qs_bytes + static_cast<size_t>(n_blocks) * kMaxTokens * 8 * sizeof(float));
+  auto* qs = scratch;
+  auto* d = reinterpret_cast<float*>(scratch + qs_bytes);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    for (int t = 0; t < count; ++t) {
+      const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b];
+      const __m256i values = simd::load32(block.qs);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + (b * kMaxTokens + t) * kQK),
+                         count == 1 ? values : _mm256_xor_si256(values, _mm256_set1_epi8(-128)));
+      _mm256_store_ps(d + (b * kMaxTokens + t) * 8, _mm256_set1_ps(simd::fp16(block.d)));
+    }
+  }
+  return {qs, d};
+}
+
 template <typename WeightBlock>
 struct Legacy {
-  using Group = PackedQ8_0;
+  using Group = PackedQ8_0Pairs;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
-    return pack_q8_0(n, act, act_stride, count);
+    return pack_q8_0_pairs(n, act, act_stride, count);
   }
 
   template <int T>
-  static void row(int64_t n, const void* weight_row, const PackedQ8_0& a, float* y, int64_t y_stride) {
+  static void row(int64_t n, const void* weight_row, const PackedQ8_0Pairs& a, float* y, int64_t y_stride) {
     constexpr int kPairs = T / 2;
     constexpr bool kOdd = T % 2 == 1;
     const auto* w = static_cast<const WeightBlock*>(weight_row);
-    __m512 acc[kPairs + 1];  // [i]: tokens 2i (low half) and 2i + 1 (high half); [kPairs]: an odd last token
+    if constexpr (T == 1) {  // vec_dot_q4_0 / vec_dot_q8_0 of vec_dot_avx512.cpp
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t b = 0; b < n / kQK; ++b) {
+        const __m256i x = legacy_values(w[b]);
+        const __m256i isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x),
+                                                 _mm256_sign_epi8(simd::load32(a.qs + b * kMaxTokens * kQK), x));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(w[b].d) * a.d[b * kMaxTokens * 8]), _mm256_cvtepi32_ps(isum),
+                              acc);
+      }
+      *y = simd::hsum(acc);
+      return;
+    }
+    __m512 acc[kPairs + 1];  // [i]: tokens 2i | 2i + 1; [kPairs]: an odd last token in the low half
     for (__m512& v : acc) v = _mm512_setzero_ps();
-    // Scale lanes: token 2i's in the low half, 2i + 1's in the high half.
-    const __m512i pair_index = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
     for (int64_t b = 0; b < n / kQK; ++b) {
-      const __m256i x = legacy_values(w[b]);
-      const __m512i abs_x = both_halves(_mm256_abs_epi8(x));
-      const __mmask64 negative = _mm512_movepi8_mask(both_halves(x));
+      const __m512i x = both_halves(legacy_values(w[b]));
+      const __m512i unbias =
+          _mm512_sub_epi32(_mm512_setzero_si512(),
+                           _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x), 7));
       const __m512 d = _mm512_set1_ps(simd::fp16(w[b].d));
-      const int8_t* qa = a.qs + b * T * kQK;
-      const float* da = a.d + b * T;
+      const uint8_t* qa = a.qs + b * kMaxTokens * kQK;
+      const float* da = a.d + b * kMaxTokens * 8;
       for (int i = 0; i < kPairs; ++i) {
-        const __m512i y2 = load64(qa + 2 * i * kQK);
-        // |x| * (y with x's sign) == x * y; y = -y cannot overflow ([-127, 127]).
-        const __m512i signed_y = _mm512_mask_sub_epi8(y2, negative, _mm512_setzero_si512(), y2);
-        const __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), abs_x, signed_y);
-        const __m512 scale = _mm512_mul_ps(
-            d, _mm512_permutexvar_ps(pair_index, _mm512_zextps128_ps512(_mm_castsi128_ps(
-                                                     _mm_loadl_epi64(reinterpret_cast<const __m128i*>(da + 2 * i))))));
-        acc[i] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(isum), acc[i]);
+        const __m512i isum = _mm512_dpbusd_epi32(unbias, _mm512_load_si512(qa + 2 * i * kQK), x);
+        acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_load_ps(da + 16 * i)), _mm512_cvtepi32_ps(isum), acc[i]);
       }
       if constexpr (kOdd) {
-        const __m256i isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x),
-                                                 _mm256_sign_epi8(simd::load32(qa + (T - 1) * kQK), x));
-        const __m256 last = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(w[b].d) * da[T - 1]), _mm256_cvtepi32_ps(isum),
-                                            _mm512_castps512_ps256(acc[kPairs]));
+        const __m256i isum = _mm256_dpbusd_epi32(_mm512_castsi512_si256(unbias),
+                                                 simd::load32(qa + (T - 1) * kQK), _mm512_castsi512_si256(x));
+        const __m256 last =
+            _mm256_fmadd_ps(_mm256_mul_ps(_mm512_castps512_ps256(d), _mm256_load_ps(da + 8 * (T - 1))),
+                            _mm256_cvtepi32_ps(isum), _mm512_castps512_ps256(acc[kPairs]));
         acc[kPairs] = _mm512_zextps256_ps512(last);
       }
     }
-    for (int i = 0; i < kPairs; ++i) {
-      y[(2 * i) * y_stride] = simd::hsum(_mm512_castps512_ps256(acc[i]));
-      y[(2 * i + 1) * y_stride] = simd::hsum(_mm512_extractf32x8_ps(acc[i], 1));
+    for (int t = 0; t < T; ++t) {
+      const __m256 lanes = t % 2 == 0 ? _mm512_castps512_ps256(acc[t / 2]) : _mm512_extractf32x8_ps(acc[t / 2], 1);
+      y[t * y_stride] = simd::hsum(lanes);
     }
-    if constexpr (kOdd) y[(T - 1) * y_stride] = simd::hsum(_mm512_castps512_ps256(acc[kPairs]));
   }
 };
 
