@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "base/half.h"
+#include "kernels/vec_dot_isa.h"
 #include "quant/blocks.h"
+#include "quant/codec.h"
 
 namespace pagoda::kernels {
 namespace {
@@ -33,7 +35,7 @@ int8_t round_even_to_int8(float v) {
 
 }  // namespace
 
-void quantize_act_q8_0(const float* x, void* dst, int64_t n) {
+void quantize_act_q8_0_scalar(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<quant::BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / kBlock; ++i, x += kBlock) {
     const float amax = block_amax(x);
@@ -58,6 +60,28 @@ void quantize_act_q8_1(const float* x, void* dst, int64_t n) {
     }
     y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
   }
+}
+
+ActQuantFn act_quant_kernel(TensorType type, Isa isa) {
+  const bool avx512 = isa == Isa::kAvx512;
+  switch (type) {
+    case TensorType::Q8_0:
+      return avx512 ? avx512::quantize_act_q8_0 : quantize_act_q8_0_scalar;
+    case TensorType::Q8_K:
+      return avx512 ? avx512::quantize_act_q8_k : quant::quantize_row_q8_k;
+    default:
+      return nullptr;
+  }
+}
+
+void quantize_act_q8_0(const float* x, void* dst, int64_t n) {
+  static const ActQuantFn fn = act_quant_kernel(TensorType::Q8_0, active_isa());
+  fn(x, dst, n);
+}
+
+void quantize_act_q8_k(const float* x, void* dst, int64_t n) {
+  static const ActQuantFn fn = act_quant_kernel(TensorType::Q8_K, active_isa());
+  fn(x, dst, n);
 }
 
 }  // namespace pagoda::kernels

@@ -186,7 +186,7 @@ void prepare_activation_row(TensorType weight, const float* x, void* dst, int64_
       quantize_act_q8_1(x, dst, n);
       return;
     case TensorType::Q8_K:
-      quant::quantize_row_q8_k(x, dst, n);
+      quantize_act_q8_k(x, dst, n);
       return;
     default:
       break;

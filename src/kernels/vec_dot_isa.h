@@ -49,4 +49,8 @@ float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
 // (matmul_tile_avx512.cpp); nullptr when none.
 VecDotTileFn tile_kernel(TensorType weight);
 
+// Activation quantizers with the scalar ones' bytes (act_quant_avx512.cpp).
+void quantize_act_q8_0(const float* x, void* dst, int64_t n);
+void quantize_act_q8_k(const float* x, void* dst, int64_t n);
+
 }  // namespace pagoda::kernels::avx512
