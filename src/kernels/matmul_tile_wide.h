@@ -150,11 +150,14 @@ struct Q8KGroup {
   const int8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * kMaxTokens + t) * 64; }
 };
 
-// kBiased: qs are stored as u8 a + 128 (a XOR 0x80), vpdpbusd's unsigned operand.
+// kBiased: qs are stored as u8 a + 128 (a XOR 0x80), vpdpbusd's unsigned operand. A single
+// token (decode) is not packed: the kernels hand it to their 256-bit OneToken kernel, which
+// reads it in place and has no per-block bias term to amortize (decode 38 -> 5x t/s, 1.1B Q4_K_M).
 template <bool kBiased>
 struct PackedQ8K {
   using Group = Q8KGroup;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
+    if (count == 1) return {{act, act_stride}, nullptr, nullptr, nullptr};  // OneToken reads in place
     const int64_t n_blocks = n / kQK_K;
     const size_t qs_bytes = static_cast<size_t>(n_blocks) * kQK_K * kMaxTokens;  // a multiple of 64
     const size_t d_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * sizeof(float);
@@ -185,12 +188,16 @@ struct PackedQ8K {
 };
 
 // Q4_K, and Q5_K with its fifth bit per element from qh (Q45K's outputs).
-template <typename Block>
+template <typename Block, class OneToken>
 struct Q45K : PackedQ8K<true> {
   static constexpr bool kFifthBit = std::is_same_v<Block, quant::BlockQ5_K>;
 
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
+    if constexpr (T == 1) {
+      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
+      return;
+    }
     const auto* w = static_cast<const Block*>(weight_row);
     // Lanes 0-7 pick int32 lane 0 (m = 0 or 2), lanes 8-15 lane 1 (m = 1 or 3) of the widened mins.
     const __m512i low_pair = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
@@ -301,10 +308,15 @@ inline void group_pair_sums(__m512i (&isum)[T], const Q8KGroup& g, int64_t b, co
 }
 
 // Q6_K (Q6K's outputs).
+template <class OneToken>
 struct Q6K : PackedQ8K<true> {
   using Block = quant::BlockQ6_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
+    if constexpr (T == 1) {
+      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
+      return;
+    }
     const auto* w = static_cast<const Block*>(weight_row);
     TokenPairAccumulators<T> acc;
     for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -330,10 +342,15 @@ struct Q6K : PackedQ8K<true> {
 };
 
 // Q2_K (Q2K's outputs).
+template <class OneToken>
 struct Q2K : PackedQ8K<true> {
   using Block = quant::BlockQ2_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
+    if constexpr (T == 1) {
+      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
+      return;
+    }
     const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(g.rows);
     TokenPairAccumulators<T> acc;
