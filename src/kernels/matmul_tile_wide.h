@@ -388,15 +388,18 @@ struct Q2K : PackedQ8K<true> {
 // Only the group's `count` tokens are written: an odd last token takes a 256-bit step.
 // The bias adds 128 * (sum of the lane's 4 weights) to each lane; isum starts at minus that,
 // computed once per block for all tokens.
-// A single token (decode) is stored unbiased and takes vec_dot's steps (the sign trick): the
-// per-block bias term would cost more than it saves. Packing still pays for it: in place, a
-// 32-byte load spans two cache lines every other block (34-byte blocks).
+// A single token (decode) is packed compactly by pack_q8_0 (32 bytes and a float per block:
+// the layout above would spread one token over 512 bytes per block, out of L1 for wide rows,
+// 12% slower decode) and takes vec_dot's steps (the sign trick): the per-block bias term would
+// cost more than it saves.
 struct PackedQ8_0Pairs {
   const uint8_t* qs;
   const float* d;
+  PackedQ8_0 single;  // count == 1
 };
 
 inline PackedQ8_0Pairs pack_q8_0_pairs(int64_t n, const uint8_t* act, size_t act_stride, int count) {
+  if (count == 1) return {nullptr, nullptr, pack_q8_0(n, act, act_stride, 1)};
   const int64_t n_blocks = n / kQK;
   const size_t qs_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * kQK;  // a multiple of 64
   uint8_t* scratch = tile_scratch(qs_bytes + static_cast<size_t>(n_blocks) * kMaxTokens * 8 * sizeof(float));
@@ -405,13 +408,12 @@ inline PackedQ8_0Pairs pack_q8_0_pairs(int64_t n, const uint8_t* act, size_t act
   for (int64_t b = 0; b < n_blocks; ++b) {
     for (int t = 0; t < count; ++t) {
       const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b];
-      const __m256i values = simd::load32(block.qs);
       _mm256_store_si256(reinterpret_cast<__m256i*>(qs + (b * kMaxTokens + t) * kQK),
-                         count == 1 ? values : _mm256_xor_si256(values, _mm256_set1_epi8(-128)));
+                         _mm256_xor_si256(simd::load32(block.qs), _mm256_set1_epi8(-128)));
       _mm256_store_ps(d + (b * kMaxTokens + t) * 8, _mm256_set1_ps(simd::fp16(block.d)));
     }
   }
-  return {qs, d};
+  return {qs, d, {}};
 }
 
 template <typename WeightBlock>
@@ -431,9 +433,8 @@ struct Legacy {
       for (int64_t b = 0; b < n / kQK; ++b) {
         const __m256i x = legacy_values(w[b]);
         const __m256i isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x),
-                                                 _mm256_sign_epi8(simd::load32(a.qs + b * kMaxTokens * kQK), x));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(w[b].d) * a.d[b * kMaxTokens * 8]), _mm256_cvtepi32_ps(isum),
-                              acc);
+                                                 _mm256_sign_epi8(simd::load32(a.single.qs + b * kQK), x));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(w[b].d) * a.single.d[b]), _mm256_cvtepi32_ps(isum), acc);
       }
       *y = simd::hsum(acc);
       return;
