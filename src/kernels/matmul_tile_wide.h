@@ -134,7 +134,7 @@ inline __m256 block_scales(float d_w, const float* d) {
 
 // A token group's Q8_K activations packed once per group in tile_scratch, token t in lane t
 // (zeros above the group's count):
-//   qs     [n_blocks][4][8][64] int8: chunk c (elements 64c ...) of token t, cache-line aligned.
+//   qs     [n_blocks][4][count][64] int8: chunk c (elements 64c ...) of token t, cache-line aligned.
 //          In place, a block's qs start 4 bytes into its 292-byte block, so nearly every
 //          64-byte load would span two cache lines (half the load rate).
 //   d      [n_blocks][8] float: the token's activation scale.
@@ -147,7 +147,8 @@ struct Q8KGroup {
   const int8_t* qs;
   const float* d;
   const int16_t* bsum32;
-  const int8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * kMaxTokens + t) * 64; }
+  int count;  // tokens in the group: qs holds exactly these (a group of 2 stays as compact as 2 rows)
+  const int8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * count + t) * 64; }
 };
 
 // kBiased: qs are stored as u8 a + 128 (a XOR 0x80), vpdpbusd's unsigned operand. A single
@@ -157,9 +158,9 @@ template <bool kBiased>
 struct PackedQ8K {
   using Group = Q8KGroup;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
-    if (count == 1) return {{act, act_stride}, nullptr, nullptr, nullptr};  // OneToken reads in place
+    if (count == 1) return {{act, act_stride}, nullptr, nullptr, nullptr, 1};  // OneToken reads in place
     const int64_t n_blocks = n / kQK_K;
-    const size_t qs_bytes = static_cast<size_t>(n_blocks) * kQK_K * kMaxTokens;  // a multiple of 64
+    const size_t qs_bytes = static_cast<size_t>(n_blocks) * kQK_K * count;  // a multiple of 64
     const size_t d_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * sizeof(float);
     uint8_t* scratch = tile_scratch(qs_bytes + d_bytes + static_cast<size_t>(n_blocks) * 64 * sizeof(int16_t));
     auto* qs = reinterpret_cast<int8_t*>(scratch);
@@ -178,12 +179,12 @@ struct PackedQ8K {
                     : int16_t{0};
         if (block == nullptr) continue;
         for (int c = 0; c < 4; ++c)
-          _mm512_store_si512(qs + ((b * 4 + c) * kMaxTokens + t) * 64,
+          _mm512_store_si512(qs + ((b * 4 + c) * count + t) * 64,
                              kBiased ? _mm512_xor_si512(load64(block->qs + 64 * c), _mm512_set1_epi8(-128))
                                      : load64(block->qs + 64 * c));
       }
     }
-    return {{act, act_stride}, qs, d, bsum32};
+    return {{act, act_stride}, qs, d, bsum32, count};
   }
 };
 
@@ -381,9 +382,9 @@ struct Q2K : PackedQ8K<true> {
 
 // Q4_0 / Q8_0 (Legacy's outputs): tokens 2i and 2i + 1 share one zmm, the block's values in
 // both halves. A token group's Q8_0 activations are packed once per group in tile_scratch:
-//   qs [n_blocks][8][32] u8: token t's block, biased to a + 128 (vpdpbusd's unsigned operand),
-//      so tokens 2i and 2i + 1 form one aligned 64-byte line.
-//   d  [n_blocks][8][8] float: fp16(a.d) of token t in 8 lanes, so that tokens 2i and 2i + 1
+//   qs [n_blocks][S][32] u8: token t's block, biased to a + 128 (vpdpbusd's unsigned operand),
+//      so tokens 2i and 2i + 1 form one aligned 64-byte line; S = count rounded up to even.
+//   d  [n_blocks][S][8] float: fp16(a.d) of token t in 8 lanes, so that tokens 2i and 2i + 1
 //      form the scale vector of their pair.
 // Only the group's `count` tokens are written: an odd last token takes a 256-bit step.
 // The bias adds 128 * (sum of the lane's 4 weights) to each lane; isum starts at minus that,
@@ -398,19 +399,25 @@ struct PackedQ8_0Pairs {
   PackedQ8_0 single;  // count == 1
 };
 
+// Tokens per block in the pair layout: whole pairs, so that every pair is cache-line aligned.
+constexpr int pair_stride(int count) {
+  return count + count % 2;
+}
+
 inline PackedQ8_0Pairs pack_q8_0_pairs(int64_t n, const uint8_t* act, size_t act_stride, int count) {
   if (count == 1) return {nullptr, nullptr, pack_q8_0(n, act, act_stride, 1)};
   const int64_t n_blocks = n / kQK;
-  const size_t qs_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * kQK;  // a multiple of 64
-  uint8_t* scratch = tile_scratch(qs_bytes + static_cast<size_t>(n_blocks) * kMaxTokens * 8 * sizeof(float));
+  const int stride = pair_stride(count);
+  const size_t qs_bytes = static_cast<size_t>(n_blocks) * stride * kQK;  // a multiple of 64
+  uint8_t* scratch = tile_scratch(qs_bytes + static_cast<size_t>(n_blocks) * stride * 8 * sizeof(float));
   auto* qs = scratch;
   auto* d = reinterpret_cast<float*>(scratch + qs_bytes);
   for (int64_t b = 0; b < n_blocks; ++b) {
     for (int t = 0; t < count; ++t) {
       const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + (b * kMaxTokens + t) * kQK),
+      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + (b * stride + t) * kQK),
                          _mm256_xor_si256(simd::load32(block.qs), _mm256_set1_epi8(-128)));
-      _mm256_store_ps(d + (b * kMaxTokens + t) * 8, _mm256_set1_ps(simd::fp16(block.d)));
+      _mm256_store_ps(d + (b * stride + t) * 8, _mm256_set1_ps(simd::fp16(block.d)));
     }
   }
   return {qs, d, {}};
@@ -447,8 +454,8 @@ struct Legacy {
           _mm512_sub_epi32(_mm512_setzero_si512(),
                            _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x), 7));
       const __m512 d = _mm512_set1_ps(simd::fp16(w[b].d));
-      const uint8_t* qa = a.qs + b * kMaxTokens * kQK;
-      const float* da = a.d + b * kMaxTokens * 8;
+      const uint8_t* qa = a.qs + b * pair_stride(T) * kQK;
+      const float* da = a.d + b * pair_stride(T) * 8;
       for (int i = 0; i < kPairs; ++i) {
         const __m512i isum = _mm512_dpbusd_epi32(unbias, _mm512_load_si512(qa + 2 * i * kQK), x);
         acc[i] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_load_ps(da + 16 * i)), _mm512_cvtepi32_ps(isum), acc[i]);
