@@ -127,6 +127,16 @@ uint8_t* tile_scratch(size_t bytes) {
   return scratch.data()->bytes;
 }
 
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
+  const VecDotTileFn tile = active_vec_dot_tile_kernel(weight);
+  size_t bytes = 0;
+  if (tile == nullptr) return 0;
+  if (tile == avx512::tile_kernel(weight)) bytes = avx512::tile_scratch_bytes(weight, n, n_tokens);
+  else if (tile == avx2::tile_kernel(weight)) bytes = avx2::tile_scratch_bytes(weight, n, n_tokens);
+  constexpr size_t kUnit = 64;  // tile_scratch's allocation unit
+  return (bytes + kUnit - 1) / kUnit * kUnit;
+}
+
 TensorType vec_dot_type(TensorType weight) {
   switch (weight) {
     case TensorType::F32:

@@ -41,4 +41,11 @@ VecDotTileFn tile_kernel(TensorType weight) {
   }
 }
 
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
+  const int group = static_cast<int>(n_tokens < Ops::kTokens ? n_tokens : Ops::kTokens);  // the widest group
+  if (group < 1) return 0;
+  if (weight == TensorType::Q4_0 || weight == TensorType::Q8_0) return tile::pack_q8_0_bytes(n, group);
+  return 0;  // the K-quant tiles read their activations in place
+}
+
 }  // namespace pagoda::kernels::avx2

@@ -44,4 +44,21 @@ VecDotTileFn tile_kernel(TensorType weight) {
   }
 }
 
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
+  const int group = static_cast<int>(n_tokens < Ops::kTokens ? n_tokens : Ops::kTokens);  // the widest group
+  if (group < 1) return 0;
+  switch (weight) {
+    case TensorType::Q4_0:
+    case TensorType::Q8_0:
+      return tile::wide::pack_q8_0_pairs_bytes(n, group);
+    case TensorType::Q2_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return tile::wide::PackedQ8K<true>::scratch_bytes(n, group);
+    default:
+      return 0;  // Q3_K reads its activations in place
+  }
+}
+
 }  // namespace pagoda::kernels::avx512

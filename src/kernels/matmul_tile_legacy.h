@@ -36,12 +36,17 @@ struct PackedQ8_0 {
   const float* d;
 };
 
+// Tile scratch bytes of pack_q8_0.
+inline size_t pack_q8_0_bytes(int64_t n, int count) {
+  return static_cast<size_t>(n / kQK) * count * (kQK + sizeof(float));
+}
+
 // Packs `count` activation rows (row t at act + t * act_stride) into this
 // thread's tile scratch.
 inline PackedQ8_0 pack_q8_0(int64_t n, const uint8_t* act, size_t act_stride, int count) {
   const int64_t n_blocks = n / kQK;
   const size_t qs_bytes = static_cast<size_t>(n_blocks) * count * kQK;
-  uint8_t* scratch = tile_scratch(qs_bytes + static_cast<size_t>(n_blocks) * count * sizeof(float));
+  uint8_t* scratch = tile_scratch(pack_q8_0_bytes(n, count));
   auto* qs = reinterpret_cast<int8_t*>(scratch);
   auto* d = reinterpret_cast<float*>(scratch + qs_bytes);  // qs_bytes is a multiple of 32
   for (int t = 0; t < count; ++t) {

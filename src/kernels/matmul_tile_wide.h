@@ -157,12 +157,18 @@ struct Q8KGroup {
 template <bool kBiased>
 struct PackedQ8K {
   using Group = Q8KGroup;
+  // Tile scratch bytes of group(n, ..., count).
+  static size_t scratch_bytes(int64_t n, int count) {
+    if (count == 1) return 0;
+    return static_cast<size_t>(n / kQK_K) * (kQK_K * count + kMaxTokens * sizeof(float) + 64 * sizeof(int16_t));
+  }
+
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
     if (count == 1) return {{act, act_stride}, nullptr, nullptr, nullptr, 1};  // OneToken reads in place
     const int64_t n_blocks = n / kQK_K;
     const size_t qs_bytes = static_cast<size_t>(n_blocks) * kQK_K * count;  // a multiple of 64
     const size_t d_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * sizeof(float);
-    uint8_t* scratch = tile_scratch(qs_bytes + d_bytes + static_cast<size_t>(n_blocks) * 64 * sizeof(int16_t));
+    uint8_t* scratch = tile_scratch(scratch_bytes(n, count));
     auto* qs = reinterpret_cast<int8_t*>(scratch);
     auto* d = reinterpret_cast<float*>(scratch + qs_bytes);
     auto* bsum32 = reinterpret_cast<int16_t*>(scratch + qs_bytes + d_bytes);
@@ -404,12 +410,18 @@ constexpr int pair_stride(int count) {
   return count + count % 2;
 }
 
+// Tile scratch bytes of pack_q8_0_pairs.
+inline size_t pack_q8_0_pairs_bytes(int64_t n, int count) {
+  if (count == 1) return pack_q8_0_bytes(n, 1);
+  return static_cast<size_t>(n / kQK) * pair_stride(count) * (kQK + 8 * sizeof(float));
+}
+
 inline PackedQ8_0Pairs pack_q8_0_pairs(int64_t n, const uint8_t* act, size_t act_stride, int count) {
   if (count == 1) return {nullptr, nullptr, pack_q8_0(n, act, act_stride, 1)};
   const int64_t n_blocks = n / kQK;
   const int stride = pair_stride(count);
   const size_t qs_bytes = static_cast<size_t>(n_blocks) * stride * kQK;  // a multiple of 64
-  uint8_t* scratch = tile_scratch(qs_bytes + static_cast<size_t>(n_blocks) * stride * 8 * sizeof(float));
+  uint8_t* scratch = tile_scratch(pack_q8_0_pairs_bytes(n, count));
   auto* qs = scratch;
   auto* d = reinterpret_cast<float*>(scratch + qs_bytes);
   for (int64_t b = 0; b < n_blocks; ++b) {

@@ -26,7 +26,9 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
   b.activations = sizeof(float) * (n * (3 * embd + 2 * q + 2 * kv + 2 * ff + hd) + n_want * embd);
   // kernels::matmul prepares the activation rows of the widest call in the
   // weight's vec_dot type, in one buffer on the calling thread.
-  uint64_t prepared = 0;
+  // Each thread that runs a share of a matmul also grows its tile_scratch to the packed token
+  // group of the widest call (kernels::tile_scratch_bytes; 0 where tiles read in place).
+  uint64_t prepared = 0, tiles = 0;
   for (const auto& t : weights.tensors) {
     if (t.shape.size() < 2 || !kernels::supports_weight_type(t.type)) continue;
     const bool output = t.name == "output.weight" || (s.tied_embeddings && t.name == "token_embd.weight");
@@ -35,9 +37,11 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
     if (t.name.find("attn_output") != std::string::npos || t.name.find("ffn_down") != std::string::npos)
       cols = std::max<int64_t>(cols / static_cast<int64_t>(tp), 1);
     if (kernels::vec_dot_type(t.type) == TensorType::F32) continue;  // f32 rows are used in place
-    prepared = std::max<uint64_t>(prepared, kernels::activation_row_bytes(t.type, cols) * (output ? n_want : n));
+    const auto rows = static_cast<int64_t>(output ? n_want : n);
+    prepared = std::max<uint64_t>(prepared, kernels::activation_row_bytes(t.type, cols) * static_cast<uint64_t>(rows));
+    tiles = std::max<uint64_t>(tiles, kernels::tile_scratch_bytes(t.type, cols, rows));
   }
-  b.activations += prepared;
+  b.activations += prepared + tiles * static_cast<uint64_t>(std::max(p.threads, 1));
   // kernels::AttentionScratch per thread, for one task's query heads (the GQA group sharing a
   // KV head) over ctx keys: rows [2 * ctx] K/V pointers, scores [group, ctx] f32, the kernels'
   // work floats, and Q8_0 query rows [group].

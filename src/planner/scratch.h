@@ -20,7 +20,7 @@ struct ScratchParams {
 };
 
 struct ScratchBytes {
-  uint64_t activations = 0;  // Scratch's per-token buffers and the prepared-activation buffer
+  uint64_t activations = 0;  // Scratch's per-token buffers, the prepared-activation buffer, tile scratch
   uint64_t attention = 0;    // AttentionScratch of every thread
   uint64_t logits = 0;       // logits rows of one step, and the log-prob row
   uint64_t sampling = 0;     // each sequence's adjusted row and one candidate list
