@@ -160,10 +160,19 @@ describe('the chat page', { timeout: 120_000 }, () => {
     await page.keyboard.press('Shift+Enter');  // a new line, not a send
     await page.keyboard.type('second line');
     assert.equal(await page.locator('.msg').count(), 0);
+    // The demo model can write all 300 tokens before the page reads the stream once, which would
+    // leave nothing to see grow: the download is throttled so that the stream arrives in pieces.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions',
+                   { offline: false, latency: 0, downloadThroughput: 32 * 1024, uploadThroughput: -1 });
     const response = page.waitForResponse((r) => r.url().endsWith('/v1/chat/completions'));
     await page.keyboard.press('Enter');
     assert.equal((await response).headers()['content-type'], 'text/event-stream');
     await lastReply(page).locator('.stats').waitFor();
+    await cdp.send('Network.emulateNetworkConditions',
+                   { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
     record.extraBody = null;
 
     const body = record.chats.at(-1);
