@@ -55,7 +55,7 @@ size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:
-      return tile::wide::PackedQ8K<true>::scratch_bytes(n, group);
+      return tile::wide::PackedQ8K::scratch_bytes(n, group);
     default:
       return 0;  // Q3_K reads its activations in place
   }

@@ -1,19 +1,23 @@
 #pragma once
 // 512-bit tile kernels (see matmul_tile_impl.h) for AVX-512 BW + VNNI: the
 // same outputs, bit for bit, as the 256-bit tiles of matmul_tile_kquant.h and
-// matmul_tile_legacy.h, with half the integer instructions per token.
+// matmul_tile_legacy.h, with about half the instructions per token. One token
+// (decode) is handed to those 256-bit kernels.
 //
-// Two layouts put 64 bytes of one token's work in one zmm register:
-//  - K-quants: two consecutive 32-element chunks of one token (a Q4_K/Q5_K
-//    sub-block pair, two Q6_K/Q2_K chunk pairs). The weight digits of both
-//    chunks are decoded into one register, the activations are one 64-byte
-//    load, and vpdpwssd applies each 16-group's scale. At the end of a block
-//    the two 256-bit halves are added: int32 lane l then holds exactly the
-//    integer sum of the 256-bit kernels' lane l (integer adds in another
-//    order), so the float steps after it are unchanged.
+// A token group's activations are packed once per sweep (cache-line aligned,
+// biased to u8 a + 128 so that vpdpbusd takes them as its unsigned operand;
+// the weight-only bias term, 128 * the lane's scaled digit sums, is
+// subtracted once per block). Two layouts put 64 bytes of work in one zmm:
+//  - K-quants: two consecutive 32-element chunks of one token. Two such
+//    registers' 4-element sums share one int32 lane as an int16 pair, and one
+//    vpdpwssd applies both scales. At the end of a block the two 256-bit
+//    halves are added: int32 lane l then holds exactly the integer sum of the
+//    256-bit kernels' lane l (integer adds in another order), so the float
+//    steps after it (token pairs per zmm) are unchanged.
 //  - Q4_0/Q8_0: two tokens of one block (adjacent in the packed group), the
 //    block's values in both halves. Each half is one token's 8 float lanes,
 //    with that token's exact FMA chain; the halves never mix.
+// Every integer step states the range that keeps it exact.
 // Include only from the AVX-512 translation unit.
 #include <immintrin.h>
 
@@ -134,7 +138,8 @@ inline __m256 block_scales(float d_w, const float* d) {
 
 // A token group's Q8_K activations packed once per group in tile_scratch, token t in lane t
 // (zeros above the group's count):
-//   qs     [n_blocks][4][count][64] int8: chunk c (elements 64c ...) of token t, cache-line aligned.
+//   qs     [n_blocks][4][count][64] u8: chunk c (elements 64c ...) of token t, biased to a + 128
+//          (a XOR 0x80), cache-line aligned.
 //          In place, a block's qs start 4 bytes into its 292-byte block, so nearly every
 //          64-byte load would span two cache lines (half the load rate).
 //   d      [n_blocks][8] float: the token's activation scale.
@@ -144,17 +149,16 @@ inline __m256 block_scales(float d_w, const float* d) {
 // `rows` keeps the rows in place for what is read once per block (Q2_K's bsums).
 struct Q8KGroup {
   StridedRows rows;
-  const int8_t* qs;
+  const uint8_t* qs;
   const float* d;
   const int16_t* bsum32;
   int count;  // tokens in the group: qs holds exactly these (a group of 2 stays as compact as 2 rows)
-  const int8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * count + t) * 64; }
+  const uint8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * count + t) * 64; }
 };
 
-// kBiased: qs are stored as u8 a + 128 (a XOR 0x80), vpdpbusd's unsigned operand. A single
-// token (decode) is not packed: the kernels hand it to their 256-bit OneToken kernel, which
-// reads it in place and has no per-block bias term to amortize (decode 38 -> 5x t/s, 1.1B Q4_K_M).
-template <bool kBiased>
+// A single token (decode) is not packed: the kernels hand it to their 256-bit OneToken kernel,
+// which reads it in place and has no per-block bias term to amortize (tg128 38 -> 42-43 t/s on
+// the 1.1B Q4_K_M, BENCHMARKS.md).
 struct PackedQ8K {
   using Group = Q8KGroup;
   // Tile scratch bytes of group(n, ..., count).
@@ -169,7 +173,7 @@ struct PackedQ8K {
     const size_t qs_bytes = static_cast<size_t>(n_blocks) * kQK_K * count;  // a multiple of 64
     const size_t d_bytes = static_cast<size_t>(n_blocks) * kMaxTokens * sizeof(float);
     uint8_t* scratch = tile_scratch(scratch_bytes(n, count));
-    auto* qs = reinterpret_cast<int8_t*>(scratch);
+    uint8_t* qs = scratch;
     auto* d = reinterpret_cast<float*>(scratch + qs_bytes);
     auto* bsum32 = reinterpret_cast<int16_t*>(scratch + qs_bytes + d_bytes);
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -186,8 +190,7 @@ struct PackedQ8K {
         if (block == nullptr) continue;
         for (int c = 0; c < 4; ++c)
           _mm512_store_si512(qs + ((b * 4 + c) * count + t) * 64,
-                             kBiased ? _mm512_xor_si512(load64(block->qs + 64 * c), _mm512_set1_epi8(-128))
-                                     : load64(block->qs + 64 * c));
+                             _mm512_xor_si512(load64(block->qs + 64 * c), _mm512_set1_epi8(-128)));
       }
     }
     return {{act, act_stride}, qs, d, bsum32, count};
@@ -196,7 +199,7 @@ struct PackedQ8K {
 
 // Q4_K, and Q5_K with its fifth bit per element from qh (Q45K's outputs).
 template <typename Block, class OneToken>
-struct Q45K : PackedQ8K<true> {
+struct Q45K : PackedQ8K {
   static constexpr bool kFifthBit = std::is_same_v<Block, quant::BlockQ5_K>;
 
   template <int T>
@@ -316,7 +319,7 @@ inline void group_pair_sums(__m512i (&isum)[T], const Q8KGroup& g, int64_t b, co
 
 // Q6_K (Q6K's outputs).
 template <class OneToken>
-struct Q6K : PackedQ8K<true> {
+struct Q6K : PackedQ8K {
   using Block = quant::BlockQ6_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
@@ -350,7 +353,7 @@ struct Q6K : PackedQ8K<true> {
 
 // Q2_K (Q2K's outputs).
 template <class OneToken>
-struct Q2K : PackedQ8K<true> {
+struct Q2K : PackedQ8K {
   using Block = quant::BlockQ2_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
