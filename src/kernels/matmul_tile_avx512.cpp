@@ -34,9 +34,9 @@ VecDotTileFn tile_kernel(TensorType weight) {
     case TensorType::Q3_K:
       return tile::run_tile<Ops, tile::Q3K<Ops>>;
     case TensorType::Q4_K:
-      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ4_K, tile::Q45K<Ops, quant::BlockQ4_K>>>;
+      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ4_K, tile::wide::OneTokenQ45K<quant::BlockQ4_K>>>;
     case TensorType::Q5_K:
-      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ5_K, tile::Q45K<Ops, quant::BlockQ5_K>>>;
+      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ5_K, tile::wide::OneTokenQ45K<quant::BlockQ5_K>>>;
     case TensorType::Q6_K:
       return tile::run_tile<Ops, tile::wide::Q6K<tile::Q6K<Ops>>>;
     default:

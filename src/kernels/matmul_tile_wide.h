@@ -197,6 +197,51 @@ struct PackedQ8K {
   }
 };
 
+// One sub-block scale per 256-bit half: scales[first] in the low half, scales[first + 1] in the high.
+inline __m512i half_scales(__m512i scales, int first) {
+  const __m512i index = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(first)),
+                                           _mm256_set1_epi16(static_cast<int16_t>(first + 1)), 1);
+  return _mm512_permutexvar_epi16(index, scales);
+}
+
+// One token (decode) of Q4_K/Q5_K on zmm with the activations in place: vec_dot_q4_k's /
+// vec_dot_q5_k's steps, chunk j's two sub-blocks in one register (maddubs + vpdpwssd), the halves
+// folded per block. No packing and no bias term: one token would not amortize them.
+template <typename Block>
+struct OneTokenQ45K {
+  static constexpr bool kFifthBit = std::is_same_v<Block, quant::BlockQ5_K>;
+  template <int T>
+  static void row(int64_t n, const void* weight_row, const StridedRows& act, float* y, int64_t /*y_stride*/) {
+    static_assert(T == 1);
+    const auto* w = static_cast<const Block*>(weight_row);
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(act.base);
+    __m256 acc = _mm256_setzero_ps();
+    float min_terms = 0.0f;
+    for (int64_t b = 0; b < n / kQK_K; ++b) {
+      const __m128i scales_mins = unpack_k4_scales(w[b].scales);
+      const __m512i scales = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(scales_mins));  // lanes 0-7
+      __m512i fifth;
+      if constexpr (kFifthBit) fifth = both_halves(w[b].qh);  // bit k of byte l: element 32k + l
+      __m512i isum = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        __m512i digits = _mm512_and_si512(shift_halves(both_halves(w[b].qs + 32 * j), 0, 4), nibble_mask());
+        if constexpr (kFifthBit) {
+          const __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1u << (2 * j))),
+                                                 _mm256_set1_epi8(static_cast<char>(1u << (2 * j + 1))), 1);
+          digits = _mm512_mask_add_epi8(digits, _mm512_test_epi8_mask(fifth, bit), digits, _mm512_set1_epi8(16));
+        }
+        // |digit * a| pairs <= 2 * 31 * 127: maddubs cannot saturate.
+        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(digits, load64(a[b].qs + 64 * j)),
+                                   half_scales(scales, 2 * j));
+      }
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(fold(isum)), acc);
+      const int min_sum = simd::hsum_epi32(_mm256_madd_epi16(simd::load32(a[b].bsums), pair_mins(scales_mins)));
+      min_terms -= simd::fp16(w[b].dmin) * a[b].d * static_cast<float>(min_sum);
+    }
+    *y = simd::hsum(acc) + min_terms;
+  }
+};
+
 // Q4_K, and Q5_K with its fifth bit per element from qh (Q45K's outputs).
 template <typename Block, class OneToken>
 struct Q45K : PackedQ8K {
