@@ -2,7 +2,7 @@
 // 512-bit tile kernels (see matmul_tile_impl.h) for AVX-512 BW + VNNI: the
 // same outputs, bit for bit, as the 256-bit tiles of matmul_tile_kquant.h and
 // matmul_tile_legacy.h, with about half the instructions per token. One token
-// (decode) is handed to those 256-bit kernels.
+// (decode) is not packed: Q4_K/Q5_K take OneTokenQ45K, the others the 256-bit kernels.
 //
 // A token group's activations are packed once per sweep (cache-line aligned,
 // biased to u8 a + 128 so that vpdpbusd takes them as its unsigned operand;
