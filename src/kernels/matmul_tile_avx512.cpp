@@ -30,15 +30,15 @@ VecDotTileFn tile_kernel(TensorType weight) {
     case TensorType::Q8_0:
       return tile::run_tile<Ops, tile::wide::Legacy<quant::BlockQ8_0>>;
     case TensorType::Q2_K:
-      return tile::run_tile<Ops, tile::wide::Q2K<tile::Q2K<Ops>>>;
+      return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q2K, tile::Q2K<Ops>>>;
     case TensorType::Q3_K:
       return tile::run_tile<Ops, tile::Q3K<Ops>>;
     case TensorType::Q4_K:
-      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ4_K, tile::wide::OneTokenQ45K<quant::BlockQ4_K>>>;
+      return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q45K<quant::BlockQ4_K>, tile::wide::OneTokenQ45K<quant::BlockQ4_K>>>;
     case TensorType::Q5_K:
-      return tile::run_tile<Ops, tile::wide::Q45K<quant::BlockQ5_K, tile::wide::OneTokenQ45K<quant::BlockQ5_K>>>;
+      return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q45K<quant::BlockQ5_K>, tile::wide::OneTokenQ45K<quant::BlockQ5_K>>>;
     case TensorType::Q6_K:
-      return tile::run_tile<Ops, tile::wide::Q6K<tile::Q6K<Ops>>>;
+      return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q6K, tile::Q6K<Ops>>>;
     default:
       return nullptr;
   }

@@ -156,7 +156,7 @@ struct Q8KGroup {
   const uint8_t* chunk(int64_t b, int c, int t) const { return qs + ((b * 4 + c) * count + t) * 64; }
 };
 
-// A single token (decode) is not packed: the kernels hand it to their 256-bit OneToken kernel,
+// A single token (decode) is not packed: WithOneToken hands it to a OneToken kernel,
 // which reads it in place and has no per-block bias term to amortize (tg128 38 -> 42-43 t/s on
 // the 1.1B Q4_K_M, BENCHMARKS.md).
 struct PackedQ8K {
@@ -194,6 +194,20 @@ struct PackedQ8K {
       }
     }
     return {{act, act_stride}, qs, d, bsum32, count};
+  }
+};
+
+// A wide K-quant kernel (Q45K, Q6K, Q2K: groups of 2 or more tokens) with OneToken for a single
+// token, which reads the activations in place: packing and the per-block bias term do not pay for
+// one token (decode).
+template <class Wide, class OneToken>
+struct WithOneToken : PackedQ8K {
+  template <int T>
+  static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
+    if constexpr (T == 1)
+      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
+    else
+      Wide::template row<T>(n, weight_row, g, y, y_stride);
   }
 };
 
@@ -243,16 +257,13 @@ struct OneTokenQ45K {
 };
 
 // Q4_K, and Q5_K with its fifth bit per element from qh (Q45K's outputs).
-template <typename Block, class OneToken>
-struct Q45K : PackedQ8K {
+template <typename Block>
+struct Q45K {
   static constexpr bool kFifthBit = std::is_same_v<Block, quant::BlockQ5_K>;
 
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
-    if constexpr (T == 1) {
-      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
-      return;
-    }
+    static_assert(T >= 2, "one token goes to WithOneToken's OneToken kernel");
     const auto* w = static_cast<const Block*>(weight_row);
     // Lanes 0-7 pick int32 lane 0 (m = 0 or 2), lanes 8-15 lane 1 (m = 1 or 3) of the widened mins.
     const __m512i low_pair = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
@@ -363,15 +374,11 @@ inline void group_pair_sums(__m512i (&isum)[T], const Q8KGroup& g, int64_t b, co
 }
 
 // Q6_K (Q6K's outputs).
-template <class OneToken>
-struct Q6K : PackedQ8K {
+struct Q6K {
   using Block = quant::BlockQ6_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
-    if constexpr (T == 1) {
-      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
-      return;
-    }
+    static_assert(T >= 2, "one token goes to WithOneToken's OneToken kernel");
     const auto* w = static_cast<const Block*>(weight_row);
     TokenPairAccumulators<T> acc;
     for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -397,15 +404,11 @@ struct Q6K : PackedQ8K {
 };
 
 // Q2_K (Q2K's outputs).
-template <class OneToken>
-struct Q2K : PackedQ8K {
+struct Q2K {
   using Block = quant::BlockQ2_K;
   template <int T>
   static void row(int64_t n, const void* weight_row, const Q8KGroup& g, float* y, int64_t y_stride) {
-    if constexpr (T == 1) {
-      OneToken::template row<1>(n, weight_row, g.rows, y, y_stride);
-      return;
-    }
+    static_assert(T >= 2, "one token goes to WithOneToken's OneToken kernel");
     const auto* w = static_cast<const Block*>(weight_row);
     const ActRows<BlockQ8_K, T> a(g.rows);
     TokenPairAccumulators<T> acc;
