@@ -157,7 +157,7 @@ void BM_Prefill(benchmark::State& state) {
 void prefill_args(benchmark::internal::Benchmark* b) {
   for (int t = 0; t < static_cast<int>(std::size(kPrefillTypes)); ++t)
     for (int64_t rows : {2048, 5632})
-      for (int tokens : {1, 4, 16, 64, 512})
+      for (int tokens : {1, 4, 8, 16, 64, 512})
         for (int path : {0, 1}) b->Args({t, rows, 2048, tokens, path});
 }
 

@@ -123,16 +123,22 @@ uint8_t* tile_scratch(size_t bytes) {
   };
   thread_local std::vector<Unit> scratch;  // grows to the largest request seen
   const size_t units = (bytes + sizeof(Unit) - 1) / sizeof(Unit);
-  if (scratch.size() < units) scratch.resize(units);
+  // Exactly that size (resize may double the capacity), so that the planner's estimate holds;
+  // callers keep nothing in it between calls.
+  if (scratch.size() < units) std::vector<Unit>(units).swap(scratch);
   return scratch.data()->bytes;
 }
 
-size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens, int n_threads) {
   const VecDotTileFn tile = active_vec_dot_tile_kernel(weight);
+  const auto row = row_bytes(weight, n);
+  if (tile == nullptr || !row || n_rows < 1 || n_tokens < 1) return 0;
+  // The most rows one tile call gets: multiply_rows' sweep of a thread's share.
+  const int64_t share = std::min(n_rows, rows_per_task_for(n_rows, std::max(n_threads, 1)));
+  const int64_t rows = n_tokens == 1 ? share : std::min(share, rows_per_sweep(*row));
   size_t bytes = 0;
-  if (tile == nullptr) return 0;
-  if (tile == avx512::tile_kernel(weight)) bytes = avx512::tile_scratch_bytes(weight, n, n_tokens);
-  else if (tile == avx2::tile_kernel(weight)) bytes = avx2::tile_scratch_bytes(weight, n, n_tokens);
+  if (tile == avx512::tile_kernel(weight)) bytes = avx512::tile_scratch_bytes(weight, n, rows, n_tokens);
+  else if (tile == avx2::tile_kernel(weight)) bytes = avx2::tile_scratch_bytes(weight, n, rows, n_tokens);
   constexpr size_t kUnit = 64;  // tile_scratch's allocation unit
   return (bytes + kUnit - 1) / kUnit * kUnit;
 }

@@ -34,10 +34,11 @@ bool supports_weight_type(TensorType weight);
 size_t activation_row_bytes(TensorType weight, int64_t n);
 // Converts one row of n floats into vec_dot_type(weight) layout at dst.
 void prepare_activation_row(TensorType weight, const float* x, void* dst, int64_t n);
-// Bytes of tile_scratch that a matmul of n_tokens tokens over `weight` rows of n values grows to
-// on each thread that runs part of it (the active level's tile kernel packs a token group
-// there; 0 where it reads the activations in place or `weight` has no tile kernel).
-size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens);
+// Bytes of tile_scratch that a matmul of n_tokens tokens over n_rows `weight` rows of n values
+// grows to on each thread of an n_threads pool that runs part of it (the active level's tile
+// kernel packs a token group, or interleaves rows, there; 0 where it reads everything in place
+// or `weight` has no tile kernel).
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens, int n_threads);
 // Dot product of one weight row and one prepared activation row of n elements.
 float vec_dot(TensorType weight, int64_t n, const void* weight_row, const void* act_row);
 

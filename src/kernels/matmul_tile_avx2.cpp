@@ -1,8 +1,10 @@
 // AVX2 tile kernels: matmul_tile_impl.h with the integer steps of the AVX2
 // vec_dot kernels (maddubs + madd), 4 tokens per tile: 4 float and 4 integer
-// accumulators plus the decoded block fit the 16 ymm registers.
+// accumulators plus the decoded block fit the 16 ymm registers. Q4_0:
+// matmul_tile_q4_0.h's LaneSums, 8 outputs per vector.
 #include "kernels/matmul_tile_kquant.h"
-#include "kernels/matmul_tile_legacy.h"
+#include "kernels/matmul_tile_q4_0.h"
+#include "kernels/matmul_tile_q8_0.h"
 #include "kernels/vec_dot_isa.h"
 
 namespace pagoda::kernels::avx2 {
@@ -23,9 +25,9 @@ struct Ops {
 VecDotTileFn tile_kernel(TensorType weight) {
   switch (weight) {
     case TensorType::Q4_0:
-      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ4_0>>;
+      return tile::LaneSums<Ops>::run;
     case TensorType::Q8_0:
-      return tile::run_tile<Ops, tile::Legacy<Ops, quant::BlockQ8_0>>;
+      return tile::run_tile<Ops, tile::Q8_0<Ops>>;
     case TensorType::Q2_K:
       return tile::run_tile<Ops, tile::Q2K<Ops>>;
     case TensorType::Q3_K:
@@ -41,10 +43,10 @@ VecDotTileFn tile_kernel(TensorType weight) {
   }
 }
 
-size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t /*n_rows*/, int64_t n_tokens) {
+  if (weight == TensorType::Q4_0) return tile::LaneSums<Ops>::scratch_bytes(n, n_tokens);
   const int group = static_cast<int>(n_tokens < Ops::kTokens ? n_tokens : Ops::kTokens);  // the widest group
-  if (group < 1) return 0;
-  if (weight == TensorType::Q4_0 || weight == TensorType::Q8_0) return tile::pack_q8_0_bytes(n, group);
+  if (weight == TensorType::Q8_0 && group >= 1) return tile::pack_q8_0_bytes(n, group);
   return 0;  // the K-quant tiles read their activations in place
 }
 

@@ -1,10 +1,10 @@
 // AVX-512 + VNNI tile kernels: matmul_tile_impl.h on 256-bit vectors with
 // VNNI integer steps. vpdpwssd fuses the AVX2 kernels' madd + add, vpdpbusd
-// is vec_dot_avx512.cpp's Q4_0/Q8_0 quad dot; both give the same int32 lanes,
+// is vec_dot_avx512.cpp's Q8_0 quad dot; both give the same int32 lanes,
 // so the bits equal the vec_dot kernels of this level (AVX2's K-quant
 // kernels, AVX-512's Q4_0/Q8_0). 32 ymm registers hold 8 tokens per tile.
 #include "kernels/matmul_tile_kquant.h"
-#include "kernels/matmul_tile_legacy.h"
+#include "kernels/matmul_tile_q4_0_wide.h"
 #include "kernels/matmul_tile_wide.h"
 #include "kernels/vec_dot_isa.h"
 
@@ -26,9 +26,9 @@ struct Ops {
 VecDotTileFn tile_kernel(TensorType weight) {
   switch (weight) {
     case TensorType::Q4_0:
-      return tile::run_tile<Ops, tile::wide::Legacy<quant::BlockQ4_0>>;
+      return tile::wide::run_rows<Ops>;
     case TensorType::Q8_0:
-      return tile::run_tile<Ops, tile::wide::Legacy<quant::BlockQ8_0>>;
+      return tile::run_tile<Ops, tile::wide::Q8_0>;
     case TensorType::Q2_K:
       return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q2K, tile::Q2K<Ops>>>;
     case TensorType::Q3_K:
@@ -44,11 +44,12 @@ VecDotTileFn tile_kernel(TensorType weight) {
   }
 }
 
-size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens) {
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens) {
   const int group = static_cast<int>(n_tokens < Ops::kTokens ? n_tokens : Ops::kTokens);  // the widest group
   if (group < 1) return 0;
   switch (weight) {
     case TensorType::Q4_0:
+      return tile::wide::run_rows_scratch_bytes<Ops>(n, n_rows, n_tokens);
     case TensorType::Q8_0:
       return tile::wide::pack_q8_0_pairs_bytes(n, group);
     case TensorType::Q2_K:

@@ -1,22 +1,21 @@
 #pragma once
 // 512-bit tile kernels (see matmul_tile_impl.h) for AVX-512 BW + VNNI: the
 // same outputs, bit for bit, as the 256-bit tiles of matmul_tile_kquant.h and
-// matmul_tile_legacy.h, with about half the instructions per token. One token
-// (decode) is not packed: Q4_K/Q5_K take OneTokenQ45K, the others the 256-bit kernels.
+// matmul_tile_q8_0.h, with about half the instructions per token. One token (decode) is not
+// packed: Q4_K/Q5_K take OneTokenQ45K, the others the 256-bit kernels.
+// Q4_0 is in matmul_tile_q4_0_wide.h.
 //
 // A token group's activations are packed once per sweep (cache-line aligned,
 // biased to u8 a + 128 so that vpdpbusd takes them as its unsigned operand;
 // the weight-only bias term, 128 * the lane's scaled digit sums, is
-// subtracted once per block). Two layouts put 64 bytes of work in one zmm:
-//  - K-quants: two consecutive 32-element chunks of one token. Two such
-//    registers' 4-element sums share one int32 lane as an int16 pair, and one
-//    vpdpwssd applies both scales. At the end of a block the two 256-bit
-//    halves are added: int32 lane l then holds exactly the integer sum of the
-//    256-bit kernels' lane l (integer adds in another order), so the float
-//    steps after it (token pairs per zmm) are unchanged.
-//  - Q4_0/Q8_0: two tokens of one block (adjacent in the packed group), the
-//    block's values in both halves. Each half is one token's 8 float lanes,
-//    with that token's exact FMA chain; the halves never mix.
+// subtracted once per block). Two consecutive 32-element chunks of one token
+// share a zmm (K-quants) or two tokens of one block do (Q8_0). K-quants: two
+// such registers' 4-element sums share one int32 lane as an int16 pair, and
+// one vpdpwssd applies both scales. At the end of a block the two 256-bit
+// halves are added: int32 lane l then holds exactly the integer sum of the
+// 256-bit kernels' lane l (integer adds in another order), so the float steps
+// after it (token pairs per zmm) are unchanged. Q8_0: each half is one
+// token's 8 float lanes, with that token's exact FMA chain; the halves never mix.
 // Every integer step states the range that keeps it exact.
 // Include only from the AVX-512 translation unit.
 #include <immintrin.h>
@@ -25,7 +24,7 @@
 #include <type_traits>
 
 #include "kernels/matmul_tile_kquant.h"
-#include "kernels/matmul_tile_legacy.h"
+#include "kernels/matmul_tile_q8_0.h"
 
 // GCC 12's AVX-512 headers pass an undefined vector to their own masked builtins,
 // which -Wuninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
@@ -437,7 +436,7 @@ struct Q2K {
   }
 };
 
-// Q4_0 / Q8_0 (Legacy's outputs): tokens 2i and 2i + 1 share one zmm, the block's values in
+// Q8_0 (tile::Q8_0's outputs): tokens 2i and 2i + 1 share one zmm, the block's values in
 // both halves. A token group's Q8_0 activations are packed once per group in tile_scratch:
 //   qs [n_blocks][S][32] u8: token t's block, biased to a + 128 (vpdpbusd's unsigned operand),
 //      so tokens 2i and 2i + 1 form one aligned 64-byte line; S = count rounded up to even.
@@ -486,8 +485,7 @@ inline PackedQ8_0Pairs pack_q8_0_pairs(int64_t n, const uint8_t* act, size_t act
   return {qs, d, {}};
 }
 
-template <typename WeightBlock>
-struct Legacy {
+struct Q8_0 {
   using Group = PackedQ8_0Pairs;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
     return pack_q8_0_pairs(n, act, act_stride, count);
@@ -497,11 +495,11 @@ struct Legacy {
   static void row(int64_t n, const void* weight_row, const PackedQ8_0Pairs& a, float* y, int64_t y_stride) {
     constexpr int kPairs = T / 2;
     constexpr bool kOdd = T % 2 == 1;
-    const auto* w = static_cast<const WeightBlock*>(weight_row);
-    if constexpr (T == 1) {  // vec_dot_q4_0 / vec_dot_q8_0 of vec_dot_avx512.cpp
+    const auto* w = static_cast<const BlockQ8_0*>(weight_row);
+    if constexpr (T == 1) {  // vec_dot_q8_0 of vec_dot_avx512.cpp
       __m256 acc = _mm256_setzero_ps();
       for (int64_t b = 0; b < n / kQK; ++b) {
-        const __m256i x = legacy_values(w[b]);
+        const __m256i x = simd::load32(w[b].qs);
         const __m256i isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x),
                                                  _mm256_sign_epi8(simd::load32(a.single.qs + b * kQK), x));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(simd::fp16(w[b].d) * a.single.d[b]), _mm256_cvtepi32_ps(isum), acc);
@@ -512,7 +510,7 @@ struct Legacy {
     __m512 acc[kPairs + 1];  // [i]: tokens 2i | 2i + 1; [kPairs]: an odd last token in the low half
     for (__m512& v : acc) v = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / kQK; ++b) {
-      const __m512i x = both_halves(legacy_values(w[b]));
+      const __m512i x = both_halves(simd::load32(w[b].qs));
       const __m512i unbias =
           _mm512_sub_epi32(_mm512_setzero_si512(),
                            _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x), 7));

@@ -35,9 +35,9 @@ float vec_dot_q6_k(int64_t n, const void* weight_row, const void* act_row);
 
 // The tile kernel matching this level's vec_dot bits, nullptr when none
 // (matmul_tile_avx2.cpp), and the tile_scratch it grows to for a call of
-// n_tokens tokens over rows of n values.
+// n_tokens tokens over n_rows rows of n values.
 VecDotTileFn tile_kernel(TensorType weight);
-size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens);
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens);
 
 }  // namespace pagoda::kernels::avx2
 
@@ -50,7 +50,7 @@ float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
 // Tile kernels with VNNI integer steps, bit-identical to this level's vec_dot
 // (matmul_tile_avx512.cpp); nullptr when none. Scratch as avx2::tile_scratch_bytes.
 VecDotTileFn tile_kernel(TensorType weight);
-size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_tokens);
+size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens);
 
 // Activation quantizers with the scalar ones' bytes (act_quant_avx512.cpp).
 void quantize_act_q8_0(const float* x, void* dst, int64_t n);

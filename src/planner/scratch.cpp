@@ -33,13 +33,15 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
     if (t.shape.size() < 2 || !kernels::supports_weight_type(t.type)) continue;
     const bool output = t.name == "output.weight" || (s.tied_embeddings && t.name == "token_embd.weight");
     if (t.name == "token_embd.weight" && !output) continue;  // rows are looked up, not multiplied
-    int64_t cols = t.shape[0];
+    int64_t cols = t.shape[0], matrix_rows = t.shape[1];
     if (t.name.find("attn_output") != std::string::npos || t.name.find("ffn_down") != std::string::npos)
       cols = std::max<int64_t>(cols / static_cast<int64_t>(tp), 1);
+    else
+      matrix_rows = std::max<int64_t>(matrix_rows / static_cast<int64_t>(tp), 1);
     if (kernels::vec_dot_type(t.type) == TensorType::F32) continue;  // f32 rows are used in place
     const auto rows = static_cast<int64_t>(output ? n_want : n);
     prepared = std::max<uint64_t>(prepared, kernels::activation_row_bytes(t.type, cols) * static_cast<uint64_t>(rows));
-    tiles = std::max<uint64_t>(tiles, kernels::tile_scratch_bytes(t.type, cols, rows));
+    tiles = std::max<uint64_t>(tiles, kernels::tile_scratch_bytes(t.type, cols, matrix_rows, rows, p.threads));
   }
   b.activations += prepared + tiles * static_cast<uint64_t>(std::max(p.threads, 1));
   // kernels::AttentionScratch per thread, for one task's query heads (the GQA group sharing a

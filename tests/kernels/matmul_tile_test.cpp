@@ -22,9 +22,9 @@ namespace {
 constexpr TensorType kTileTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q5_K,
                                      TensorType::Q8_0, TensorType::Q4_0, TensorType::Q2_K,
                                      TensorType::Q3_K};
-// Widest tile of any level (AVX-512's 8 tokens): token counts 1 .. 2 * 8 + 1
-// cover full tiles, two tiles and every narrower tail.
-constexpr int64_t kMaxTileTokens = 8;
+// Widest tile of any level (AVX-512's 16 tokens of interleaved Q4_0/Q8_0 rows):
+// token counts 1 .. 2 * 16 + 1 cover full tiles, two tiles and every narrower tail.
+constexpr int64_t kMaxTileTokens = 16;
 
 uint32_t bits(float f) {
   uint32_t b;
@@ -124,6 +124,23 @@ TEST_P(TileKernel, ExtremeBlocksAreVecDotBitForBit) {
       expect_tile_matches(t, isa, n, o, n_rows, tokens,
                           std::string(tensor_type_name(t)) + " extreme " + isa_name(isa) +
                               " tokens=" + std::to_string(tokens));
+  }
+}
+
+// Many rows in long rows: AVX-512's Q4_0/Q8_0 tile interleaves 16 rows per group and about
+// 256 KB per chunk (16 rows of 8192 values), so 40 rows make three chunks, the last one
+// half a group; the other kernels see the same outputs.
+TEST_P(TileKernel, RowGroupsAndChunksAreVecDotBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_available(isa)) GTEST_SKIP() << "this CPU has no " << isa_name(isa) << ": skipped";
+  const int64_t n = 8192, n_rows = 40;
+  std::mt19937 rng(9);
+  for (TensorType t : kTileTypes) {
+    const Operands o = random_operands(t, n, n_rows, 17, rng);
+    for (int64_t tokens : {1, 3, 4, 16, 17})
+      expect_tile_matches(t, isa, n, o, n_rows, tokens,
+                          std::string(tensor_type_name(t)) + " " + isa_name(isa) + " rows=40 n=8192 tokens=" +
+                              std::to_string(tokens));
   }
 }
 

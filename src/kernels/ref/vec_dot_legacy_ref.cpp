@@ -39,10 +39,30 @@ int block_dot_nibbles(const uint8_t* qs, uint32_t high, int offset, const int8_t
   return sum;
 }
 
-// ggml's x86 float order for one-scale legacy blocks: 8 lanes, lane l holding
-// the integer dot of elements 4l..4l+3 of each block (values(j) * a[j]), each
-// lane a fused multiply-add chain over the blocks with d_w * d_a, then the
-// lanes summed as (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
+// Q4_0: one exact integer total per block, then one float chain over the
+// blocks, acc = fma(float(isum), d_w * d_a, acc): the order of ggml's
+// repacked Q4_0 GEMM/GEMV, which llama.cpp runs for Q4_0 on x86. One float
+// lane per output lets the tile kernels put 16 weight rows in one vector
+// with no horizontal sum (matmul_tile_q4_0_wide.h). |isum| <= 32 * 8 * 128,
+// so float(isum) is exact.
+template <typename Values>
+float block_fma_chain(int64_t n_blocks, Values block) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int values[kQK];
+    const int8_t* a = nullptr;
+    const float d = block(b, values, a);
+    int isum = 0;
+    for (int j = 0; j < kQK; ++j) isum += values[j] * a[j];
+    acc = std::fma(static_cast<float>(isum), d, acc);
+  }
+  return acc;
+}
+
+// Q8_0: ggml's x86 vec_dot order (also its Q8_0 GEMM's): 8 lanes, lane l
+// holding the integer dot of elements 4l..4l+3 of each block (values(j) *
+// a[j]), each lane a fused multiply-add chain over the blocks with d_w * d_a,
+// then the lanes summed as (l0+l4 + l2+l6) + (l1+l5 + l3+l7).
 template <typename Values>
 float lane_fma_sum(int64_t n_blocks, Values block) {
   float lanes[8] = {};
@@ -66,7 +86,7 @@ float lane_fma_sum(int64_t n_blocks, Values block) {
 float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ4_0*>(weight_row);
   const auto* a = static_cast<const BlockQ8_0*>(act_row);
-  return lane_fma_sum(n / kQK, [&](int64_t b, int* values, const int8_t*& act) {
+  return block_fma_chain(n / kQK, [&](int64_t b, int* values, const int8_t*& act) {
     for (int j = 0; j < kQK / 2; ++j) {
       values[j] = (w[b].qs[j] & 0x0F) - 8;
       values[j + kQK / 2] = (w[b].qs[j] >> 4) - 8;

@@ -1,9 +1,10 @@
 #pragma once
-// Q4_0 / Q8_0 tile kernels against Q8_0 (see matmul_tile_impl.h), following
-// vec_dot_q4_0 / vec_dot_q8_0 of vec_dot_legacy_avx2.cpp and
-// vec_dot_avx512.cpp: one FMA per 32-element block and token. A block is so
-// small that the activations are first interleaved by block (one pointer for
-// all tokens, scales already in float) in the thread's tile_scratch.
+// Q8_0 tile kernel against Q8_0 (see matmul_tile_impl.h), following
+// vec_dot_q8_0 of vec_dot_legacy_avx2.cpp and vec_dot_avx512.cpp: 8 float
+// lanes per output (ggml's x86 order, which llama.cpp also keeps in its
+// Q8_0 GEMM), one FMA per 32-element block and token. A block is so small
+// that the activations are first interleaved by block (one pointer for all
+// tokens, scales already in float) in the thread's tile_scratch.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -19,14 +20,6 @@ namespace {
 
 using quant::BlockQ8_0;
 using quant::kQK;
-
-// Block values as signed bytes, decoded once per weight block.
-inline __m256i legacy_values(const quant::BlockQ4_0& b) {
-  return _mm256_sub_epi8(simd::unpack_nibbles16(b.qs), _mm256_set1_epi8(8));
-}
-inline __m256i legacy_values(const BlockQ8_0& b) {
-  return simd::load32(b.qs);
-}
 
 // A token group's Q8_0 activation rows, interleaved by block so that one
 // pointer walks all tokens: qs [n_blocks][T][32], d [n_blocks][T] (fp16
@@ -59,10 +52,10 @@ inline PackedQ8_0 pack_q8_0(int64_t n, const uint8_t* act, size_t act_stride, in
   return {qs, d};
 }
 
-// vec_dot_q4_0 / vec_dot_q8_0 per token: one FMA per block with
-// fp16(w.d) * fp16(a.d), over 8 int32 lanes of the exact block dot.
-template <class P, typename WeightBlock>
-struct Legacy {
+// vec_dot_q8_0 per token: one FMA per block with fp16(w.d) * fp16(a.d), over
+// 8 int32 lanes of the exact block dot.
+template <class P>
+struct Q8_0 {
   // Each group's activations packed once.
   using Group = PackedQ8_0;
   static Group group(int64_t n, const uint8_t* act, size_t act_stride, int count) {
@@ -72,11 +65,11 @@ struct Legacy {
   template <int T>
   static void row(int64_t n, const void* weight_row, const PackedQ8_0& a, float* y,
                   int64_t y_stride) {
-    const auto* w = static_cast<const WeightBlock*>(weight_row);
+    const auto* w = static_cast<const BlockQ8_0*>(weight_row);
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / kQK; ++b) {
-      const __m256i x = legacy_values(w[b]);
+      const __m256i x = simd::load32(w[b].qs);
       const __m256i abs_x = _mm256_abs_epi8(x);  // |x| * sign(y, x) == x * y
       const float d = simd::fp16(w[b].d);
       const int8_t* qa = a.qs + b * T * kQK;

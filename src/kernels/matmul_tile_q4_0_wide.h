@@ -1,0 +1,215 @@
+#pragma once
+// Q4_0 on 512 bits (AVX-512 BW + VNNI) with vec_dot_q4_0's bits (one integer
+// total per block, acc = fma(float(isum), d_w * d_a, acc); matmul_tile_q4_0.h).
+// Weight rows are interleaved 16 at a time, so that one zmm holds the same 4
+// elements of 16 rows: vpdpbusd with a token's 4 activations broadcast adds
+// 16 rows' 4-element sums, 8 of them give the 16 block totals in 16 lanes, and
+// one convert, multiply and FMA finish the block for 16 outputs.
+// The interleaved rows come from the model (interleaved once at load time,
+// matmul.h's WeightView::interleaved) or, for a call of enough tokens on rows
+// in file order, from this call (about 256 KB of rows at a time, serving
+// every token); few tokens on rows in file order take LaneSums.
+// Include only from the AVX-512 translation unit.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/matmul_tile_q4_0.h"
+
+// GCC 12's AVX-512 headers pass an undefined vector to their own masked builtins,
+// which -Wuninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace pagoda::kernels::tile::wide {
+namespace {
+
+// Interleaved rows, per group of 16 rows (group_bytes, a multiple of 64):
+//   u8 qs [n_blocks][4][16][4]: bytes 4k..4k+3 of row r's block at [b][k][r] (the nibbles of
+//      elements 4k.. and 16 + 4k..), so that lane r of the 64 bytes [b][k] is row r's;
+//   u16 d [n_blocks][16]: row r's fp16 scale at [b][r].
+// The same bytes as the rows, rearranged. Rows past the end of the last group repeat its last
+// row; their outputs are never stored.
+constexpr int kGroupRows = 16;
+constexpr size_t kGroupQsBytes = 4 * 64;
+constexpr size_t kGroupScaleBytes = kGroupRows * sizeof(uint16_t);
+
+inline size_t group_bytes(int64_t n_blocks) {
+  return (static_cast<size_t>(n_blocks) * (kGroupQsBytes + kGroupScaleBytes) + 63) / 64 * 64;
+}
+
+// Interleaved bytes per call chunk (rows in file order): they stay in L2 while every token
+// group passes.
+constexpr size_t kChunkBytes = 256 * 1024;
+// Tokens per pass over a group (16 accumulators + 8 weight registers of 32).
+constexpr int kTokens = 16;
+// Below this many tokens, interleaving rows in file order costs more than it saves and
+// LaneSums runs (bench_matmul, 2048 x 2048, one thread: about 5 tokens of work).
+constexpr int64_t kMinTokens = 5;
+
+// Rows interleaved per chunk: a multiple of 16, at least 16.
+inline int64_t chunk_rows(int64_t n) {
+  const size_t row_bytes = group_bytes(n / kQK) / kGroupRows;
+  return std::max<int64_t>(kGroupRows, static_cast<int64_t>(kChunkBytes / row_bytes) / kGroupRows * kGroupRows);
+}
+
+// 32-bit gather offsets reach 15 rows.
+inline bool gathers_reach(size_t row_stride) {
+  return row_stride <= INT32_MAX / kGroupRows;
+}
+
+// Interleaves rows [0, m) (m <= 16) of n_blocks blocks into one group at `out`.
+inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
+  alignas(64) int32_t offsets[kGroupRows];
+  for (int r = 0; r < kGroupRows; ++r) offsets[r] = static_cast<int32_t>(std::min(r, m - 1) * row_stride);
+  const __m512i offset = _mm512_load_si512(offsets);
+  auto* d = reinterpret_cast<uint16_t*>(out + n_blocks * kGroupQsBytes);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* block = rows + b * sizeof(BlockQ4_0);
+    for (int k = 0; k < 4; ++k)
+      _mm512_store_si512(out + b * kGroupQsBytes + 64 * k,
+                         _mm512_i32gather_epi32(offset, block + offsetof(BlockQ4_0, qs) + 4 * k, 1));
+    const __m512i scales = _mm512_i32gather_epi32(offset, block + offsetof(BlockQ4_0, d), 1);  // d: low 16 bits
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + b * kGroupRows), _mm512_cvtepi32_epi16(scales));
+  }
+}
+
+// A token's block: minus 8 * (sum of its 32 activations), the bias term the digits q + 8 add to
+// isum, and fp16(a.d). [n_blocks][count] per token group.
+struct ActBlock {
+  int32_t minus_bias;
+  float d;
+};
+
+inline size_t act_blocks_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK) * kTokens * sizeof(ActBlock);
+}
+
+// The ActBlocks of `count` tokens (row t at act + t * act_stride), [n_blocks][count].
+inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
+  for (int t = 0; t < count; ++t) {
+    const auto* row = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      // The sum of 32 activations in [-128, 127]: exact, and 8 * sum fits int32 easily.
+      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), simd::load32(row[b].qs));
+      out[b * count + t] = {-8 * simd::hsum_epi32(sums), simd::fp16(row[b].d)};
+    }
+  }
+}
+
+inline __m512i broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm512_set1_epi32(v);
+}
+
+// Outputs of one group (m <= 16 rows) for T tokens: y[t * y_stride + r].
+template <int T>
+void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+  const auto* scales = reinterpret_cast<const uint16_t*>(group + n_blocks * kGroupQsBytes);
+  __m512 acc[T];
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m512i w[8];  // w[j]: elements 4j..4j+3 of the 16 rows, as q + 8
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      const __m512i packed = _mm512_load_si512(group + b * kGroupQsBytes + 64 * k);
+      w[k] = _mm512_and_si512(packed, _mm512_set1_epi8(0x0F));
+      w[k + 4] = _mm512_and_si512(_mm512_srli_epi32(packed, 4), _mm512_set1_epi8(0x0F));
+    }
+    const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
+    const ActBlock* ab = blocks + b * T;
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const int8_t* qa = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b].qs;
+      __m512i isum = _mm512_set1_epi32(ab[t].minus_bias);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) isum = _mm512_dpbusd_epi32(isum, w[j], broadcast4(qa + 4 * j));  // <= 32 * 15 * 128
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, _mm512_set1_ps(ab[t].d)), acc[t]);
+    }
+  }
+  const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, acc[t]);
+}
+
+using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
+constexpr GroupFn kGroupByCount[kTokens] = {
+    &group_tokens<1>,  &group_tokens<2>,  &group_tokens<3>,  &group_tokens<4>,
+    &group_tokens<5>,  &group_tokens<6>,  &group_tokens<7>,  &group_tokens<8>,
+    &group_tokens<9>,  &group_tokens<10>, &group_tokens<11>, &group_tokens<12>,
+    &group_tokens<13>, &group_tokens<14>, &group_tokens<15>, &group_tokens<16>};
+
+// Interleaved rows [0, n_rows) (groups from `groups`) times every token, groups of 16 tokens
+// passing all rows; `blocks` holds act_blocks_bytes(n).
+inline void multiply_groups(int64_t n, const uint8_t* groups, int64_t n_rows, const uint8_t* act, size_t act_stride,
+                            int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks) {
+  const int64_t n_blocks = n / kQK;
+  const size_t bytes = group_bytes(n_blocks);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
+    const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
+    const uint8_t* group_act = act + t0 * act_stride;
+    act_blocks(n_blocks, group_act, act_stride, count, blocks);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
+      const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
+      kGroupByCount[count - 1](n_blocks, groups + r0 / kGroupRows * bytes, group_act, act_stride, blocks, m,
+                               y + t0 * y_stride + r0, y_stride);
+    }
+  }
+}
+
+// Rows in the model's interleaved layout (`groups` at the group of row 0; n_rows: the rows
+// wanted from there), any token count.
+inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
+                            int64_t n_tokens, float* y, int64_t y_stride) {
+  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
+  multiply_groups(n, static_cast<const uint8_t*>(groups), n_rows, static_cast<const uint8_t*>(acts), act_stride,
+                  n_tokens, y, y_stride, blocks);
+}
+
+// The VecDotTileFn, rows in file order.
+template <class P>
+void run_rows(int64_t n, const void* weights, size_t row_stride, int64_t n_rows, const void* acts, size_t act_stride,
+              int64_t n_tokens, float* y, int64_t y_stride) {
+  if (n_tokens < kMinTokens || !gathers_reach(row_stride)) {
+    LaneSums<P>::run(n, weights, row_stride, n_rows, acts, act_stride, n_tokens, y, y_stride);
+    return;
+  }
+  const auto* w = static_cast<const uint8_t*>(weights);
+  const int64_t n_blocks = n / kQK;
+  const int64_t chunk = std::min(n_rows, chunk_rows(n));
+  const size_t bytes = group_bytes(n_blocks);
+  const int64_t chunk_groups = (chunk + kGroupRows - 1) / kGroupRows;
+  uint8_t* scratch = tile_scratch(chunk_groups * bytes + act_blocks_bytes(n));
+  auto* blocks = reinterpret_cast<ActBlock*>(scratch + chunk_groups * bytes);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
+    const int64_t rows = std::min(chunk, n_rows - r0);
+    for (int64_t g = 0; g * kGroupRows < rows; ++g) {
+      const int m = static_cast<int>(std::min<int64_t>(kGroupRows, rows - g * kGroupRows));
+      interleave_group(n_blocks, w + (r0 + g * kGroupRows) * row_stride, row_stride, m, scratch + g * bytes);
+    }
+    multiply_groups(n, scratch, rows, static_cast<const uint8_t*>(acts), act_stride, n_tokens, y + r0, y_stride,
+                    blocks);
+  }
+}
+
+// tile_scratch bytes of run_rows for n_tokens tokens over n_rows rows of n values.
+template <class P>
+size_t run_rows_scratch_bytes(int64_t n, int64_t n_rows, int64_t n_tokens) {
+  const size_t lane_sums = LaneSums<P>::scratch_bytes(n, n_tokens);  // also when the gathers cannot reach
+  if (n_tokens < kMinTokens) return lane_sums;
+  const int64_t groups = (std::min(n_rows, chunk_rows(n)) + kGroupRows - 1) / kGroupRows;
+  return std::max(lane_sums, static_cast<size_t>(groups) * group_bytes(n / kQK) + act_blocks_bytes(n));
+}
+
+}  // namespace
+}  // namespace pagoda::kernels::tile::wide
+
+#pragma GCC diagnostic pop
