@@ -55,7 +55,7 @@ void validate(const WeightView& w, int64_t n_tokens, int64_t x_stride, int64_t y
   const size_t weight_row = checked_row_bytes(w.type, w.n_cols);
   checked_row_bytes(vec_dot_type(w.type), w.n_cols);
   if (w.n_rows <= 0) fail(fmt::format("weight has {} rows", w.n_rows));
-  if (w.data == nullptr) fail("weight data is null");
+  if (w.data == nullptr && w.interleaved == nullptr) fail("weight data is null");
   // Rows are read as arrays of floats / halves / blocks with fp16 fields.
   const size_t align = w.type == TensorType::F32 ? 4 : 2;
   if (reinterpret_cast<uintptr_t>(w.data) % align != 0 || w.row_stride % align != 0)
@@ -63,6 +63,10 @@ void validate(const WeightView& w, int64_t n_tokens, int64_t x_stride, int64_t y
                      tensor_type_name(w.type), align, w.row_stride));
   if (w.row_stride < weight_row)
     fail(fmt::format("row stride {} is below the {} bytes of a row", w.row_stride, weight_row));
+  if (w.interleaved != nullptr &&
+      (interleaved_weight_bytes(w.type, w.n_cols, w.n_rows) == 0 || reinterpret_cast<uintptr_t>(w.interleaved) % 64 != 0))
+    fail(fmt::format("interleaved {} rows are not this CPU level's layout, or not 64-byte aligned",
+                     tensor_type_name(w.type)));
   if (n_tokens < 0) fail(fmt::format("negative token count {}", n_tokens));
   if (x_stride < w.n_cols) fail(fmt::format("x stride {} < {} columns", x_stride, w.n_cols));
   if (y_stride < w.n_rows) fail(fmt::format("y stride {} < {} rows", y_stride, w.n_rows));
@@ -95,6 +99,15 @@ void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const u
                    int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
   const int64_t n = w.n_cols;
   const auto* weights = static_cast<const uint8_t*>(w.data);
+  if (w.interleaved != nullptr) {  // groups of 16 rows; row_begin and the sweeps are multiples of 32
+    const auto* groups = static_cast<const uint8_t*>(w.interleaved);
+    const size_t group_bytes = avx512::interleaved_group_bytes(n);
+    const int64_t sweep = n_tokens == 1 ? row_end - row_begin : rows_per_sweep(w.row_stride);
+    for (int64_t r0 = row_begin; r0 < row_end; r0 += sweep)
+      avx512::multiply_interleaved(n, groups + static_cast<size_t>(r0 / 16) * group_bytes,
+                                   std::min(row_end, r0 + sweep) - r0, act, act_stride, n_tokens, y + r0, y_stride);
+    return;
+  }
   if (tile != nullptr) {
     const int64_t sweep = n_tokens == 1 ? row_end - row_begin : rows_per_sweep(w.row_stride);
     for (int64_t r0 = row_begin; r0 < row_end; r0 += sweep)
@@ -129,10 +142,27 @@ uint8_t* tile_scratch(size_t bytes) {
   return scratch.data()->bytes;
 }
 
+size_t interleaved_weight_bytes(TensorType type, int64_t n_cols, int64_t n_rows) {
+  if (active_isa() != Isa::kAvx512) return 0;
+  return avx512::interleaved_bytes(type, n_cols, n_rows);
+}
+
+void interleave_weight(const WeightView& w, void* out) {
+  validate(w, 0, w.n_cols, w.n_rows);
+  if (interleaved_weight_bytes(w.type, w.n_cols, w.n_rows) == 0)
+    fail(fmt::format("{} rows have no interleaved layout on this CPU", tensor_type_name(w.type)));
+  if (reinterpret_cast<uintptr_t>(out) % 64 != 0) fail("interleaved rows must be 64-byte aligned");
+  avx512::interleave(w.n_cols, w.data, w.row_stride, w.n_rows, out);
+}
+
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens, int n_threads) {
   const VecDotTileFn tile = active_vec_dot_tile_kernel(weight);
   const auto row = row_bytes(weight, n);
   if (tile == nullptr || !row || n_rows < 1 || n_tokens < 1) return 0;
+  if (interleaved_weight_bytes(weight, n, n_rows) > 0) {  // the model's matrices: only the tokens' block sums
+    constexpr size_t kUnit = 64;
+    return (avx512::interleaved_scratch_bytes(n) + kUnit - 1) / kUnit * kUnit;
+  }
   // The most rows one tile call gets: multiply_rows' sweep of a thread's share.
   const int64_t share = std::min(n_rows, rows_per_task_for(n_rows, std::max(n_threads, 1)));
   const int64_t rows = n_tokens == 1 ? share : std::min(share, rows_per_sweep(*row));

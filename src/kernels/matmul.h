@@ -23,7 +23,18 @@ struct WeightView {
   int64_t n_cols = 0;  // reduction length (GGUF ne[0])
   int64_t n_rows = 0;  // outputs (GGUF ne[1])
   size_t row_stride = 0;
+  // The same rows rearranged once for the active level's kernels (interleave_weight), or null.
+  // matmul reads these instead of `data`, with the same bits.
+  const void* interleaved = nullptr;
 };
+
+// Bytes of an n_rows x n_cols `type` matrix rearranged for the active level's kernels; 0 when
+// they read its rows in file order (every type but Q4_0 on AVX-512 today). About the rows' own
+// bytes: the model moves its matrices there and releases their file pages.
+size_t interleaved_weight_bytes(TensorType type, int64_t n_cols, int64_t n_rows);
+// Writes w's rows, rearranged, to `out` (64-byte aligned, interleaved_weight_bytes bytes); a
+// view with `interleaved = out` then multiplies from there. Throws for a type without layout.
+void interleave_weight(const WeightView& w, void* out);
 
 // The activation type that `weight` rows are dotted against.
 TensorType vec_dot_type(TensorType weight);
@@ -34,10 +45,11 @@ bool supports_weight_type(TensorType weight);
 size_t activation_row_bytes(TensorType weight, int64_t n);
 // Converts one row of n floats into vec_dot_type(weight) layout at dst.
 void prepare_activation_row(TensorType weight, const float* x, void* dst, int64_t n);
-// Bytes of tile_scratch that a matmul of n_tokens tokens over n_rows `weight` rows of n values
-// grows to on each thread of an n_threads pool that runs part of it (the active level's tile
-// kernel packs a token group, or interleaves rows, there; 0 where it reads everything in place
-// or `weight` has no tile kernel).
+// Bytes of tile_scratch that a matmul of n_tokens tokens over n_rows `weight` rows of n values,
+// held as the model holds them (interleaved where interleaved_weight_bytes > 0), grows to on
+// each thread of an n_threads pool that runs part of it (the active level's tile kernel packs
+// a token group, or interleaves rows, there; 0 where it reads everything in place or `weight`
+// has no tile kernel).
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens, int n_threads);
 // Dot product of one weight row and one prepared activation row of n elements.
 float vec_dot(TensorType weight, int64_t n, const void* weight_row, const void* act_row);

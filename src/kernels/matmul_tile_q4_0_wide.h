@@ -79,6 +79,21 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
   }
 }
 
+// The same layout written row by row: sequential reads, for rows not in cache (the model's
+// matrices at load time, where 16 rows gathered side by side are 16 cold streams; 2 s for the
+// 1.1B model's 520 MB against ~0.3 s this way).
+inline void interleave_group_in_order(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m,
+                                      uint8_t* out) {
+  auto* d = reinterpret_cast<uint16_t*>(out + n_blocks * kGroupQsBytes);
+  for (int r = 0; r < kGroupRows; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ4_0*>(rows + std::min(r, m - 1) * row_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      for (int k = 0; k < 4; ++k) std::memcpy(out + b * kGroupQsBytes + 64 * k + 4 * r, row[b].qs + 4 * k, 4);
+      d[b * kGroupRows + r] = row[b].d;
+    }
+  }
+}
+
 // A token's block: minus 8 * (sum of its 32 activations), the bias term the digits q + 8 add to
 // isum, and fp16(a.d). [n_blocks][count] per token group.
 struct ActBlock {

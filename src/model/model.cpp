@@ -3,8 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
+#include "base/log.h"
 #include "dist/communicator.h"
 #include "gguf/gguf.h"
+#include "kernels/vec_dot.h"
 #include "model/forward.h"
 #include "model/weights.h"
 
@@ -20,6 +24,12 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& path) {
 }
 
 Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
+  auto model = bind_file(std::move(file));
+  if (model) (*model)->interleave();
+  return model;
+}
+
+Expected<std::unique_ptr<Model>> Model::bind_file(std::unique_ptr<gguf::File> file) {
   if (!file) return Error{"model: no file given"};
   auto hp = read_hparams(*file);
   if (!hp) return hp.error();
@@ -34,8 +44,19 @@ Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> fi
   return m;
 }
 
+void Model::interleave() {
+  const auto start = std::chrono::steady_clock::now();
+  interleaved_bytes_ += interleave_matrices(*weights_, hparams_.tied_output);
+  if (interleaved_bytes_ == 0) return;
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  log::info("model: {:.1f} MiB of weights interleaved for the {} kernels in {:.0f} ms",
+            static_cast<double>(interleaved_bytes_) / (1 << 20), kernels::isa_name(kernels::active_isa()), ms);
+}
+
 Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist::Communicator& comm) {
-  auto model = load(path);
+  auto file = gguf::File::open(path);
+  if (!file) return file.error();
+  auto model = bind_file(std::move(*file));
   if (!model) return model.error();
   Model& m = **model;
   m.tp_ = TensorParallel{comm.rank(), comm.size()};
@@ -44,6 +65,7 @@ Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist
   m.shard_ = *plan;
   if (auto ok = shard_weights(*m.weights_, m.hparams_, m.tp_, m.shard_); !ok) return ok.error();
   if (m.tp_.active()) m.comm_ = &comm;
+  m.interleave();
   return model;
 }
 

@@ -78,6 +78,9 @@ class Model {
   // Bytes of weights this model reads (a shard: its slices, mapped or copied), matrices and
   // embedding rows: what a rank needs in memory, and what a decode step streams.
   uint64_t weight_bytes() const;
+  // Of those, the bytes held rearranged for the CPU's kernels (model/weights.h's
+  // interleave_matrices): copies on the heap whose file pages were given back.
+  uint64_t interleaved_bytes() const { return interleaved_bytes_; }
 
   // The KV shape of this model's layers and (this rank's) KV heads: n_seq sequences of n_ctx
   // positions, keys stored as k, values as v. Every cache of this model, contiguous or paged,
@@ -104,6 +107,11 @@ class Model {
 
  private:
   Model();
+  // Binds without rearranging any matrix (load_shard slices them first).
+  static Expected<std::unique_ptr<Model>> bind_file(std::unique_ptr<gguf::File> file);
+  // Moves the matrices the kernels read faster rearranged (interleave_matrices) and logs it.
+  void interleave();
+  uint64_t interleaved_bytes_ = 0;
   std::unique_ptr<gguf::File> file_;
   HParams hparams_;
   std::unique_ptr<Weights> weights_;

@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstring>
 
@@ -19,22 +16,13 @@ kernels::WeightView row_slice(const kernels::WeightView& m, int64_t first, int64
   kernels::WeightView s = m;
   s.data = static_cast<const uint8_t*>(m.data) + static_cast<size_t>(first) * m.row_stride;
   s.n_rows = n;
+  s.interleaved = nullptr;  // slices are cut before interleaving (Model::load_shard)
   return s;
 }
 
 bool splits_on_blocks(const kernels::WeightView& m, int64_t first, int64_t n) {
   const TensorTypeTraits& t = traits(m.type);
   return first % t.block_size == 0 && n % t.block_size == 0;
-}
-
-// Drops the mapped file's pages of [data, data + bytes) from this process (rounded inward to
-// whole pages, so neighbouring tensors keep theirs). The file is mapped read-only: the pages
-// stay in the page cache and would fault back in if read again, which a shard never does.
-void release_pages(const void* data, size_t bytes) {
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
-  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 // Columns [first, first + n) of every row (on block boundaries), copied into `owned`. The
@@ -50,11 +38,12 @@ kernels::WeightView column_slice(const kernels::WeightView& m, int64_t first, in
   for (int64_t r = 0; r < m.n_rows; ++r)
     std::memcpy(owned.data() + static_cast<size_t>(r) * bytes, src + static_cast<size_t>(r) * m.row_stride + offset,
                 bytes);
-  release_pages(m.data, static_cast<size_t>(m.n_rows) * m.row_stride);
+  release_file_pages(m.data, static_cast<size_t>(m.n_rows) * m.row_stride);
   kernels::WeightView s = m;
   s.data = owned.data();
   s.n_cols = n;
   s.row_stride = bytes;
+  s.interleaved = nullptr;
   return s;
 }
 

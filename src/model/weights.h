@@ -2,6 +2,7 @@
 // Views of a model's tensors, bound by GGUF name and checked against the
 // hyper-parameters. Matrices stay in the mmapped file in their storage type;
 // only the small vectors (norms, biases, rope factors) are copied to f32.
+#include <memory>
 #include <vector>
 
 #include "base/expected.h"
@@ -40,11 +41,27 @@ struct Weights {
   int64_t vocab_first = 0;
   int64_t n_vocab_local = 0;  // set by bind_weights to n_vocab (the whole vocabulary)
   std::vector<std::vector<uint8_t>> owned;
+  // The matrices rearranged for the kernels (interleave_matrices): one anonymous mapping in
+  // huge pages where the kernel gives them, unmapped with the last copy of this pointer.
+  std::shared_ptr<void> interleaved;
 };
 
 // Binds every tensor `hp` needs. Sets hp.n_vocab (from token_embd) and
 // hp.tied_output. The error lists every missing, mis-shaped or unsupported
 // tensor at once.
 Expected<Weights> bind_weights(const gguf::File& file, HParams& hp);
+
+// Moves every matrix that the active CPU level's kernels read faster rearranged
+// (kernels::interleaved_weight_bytes: Q4_0 on AVX-512) into an owned, 64-byte
+// aligned copy in that layout (WeightView::interleaved), and gives back the
+// pages it came from: the file's (except a tied output's, whose rows token_embd
+// lookups still read) or an owned column slice. Returns the bytes copied.
+uint64_t interleave_matrices(Weights& w, bool tied_output);
+
+// Drops the mapped file's pages of [data, data + bytes) from this process
+// (rounded inward to whole pages, so neighbouring tensors keep theirs). The
+// file is mapped read-only: the pages stay in the page cache and would fault
+// back in if read again, which nothing does after this.
+void release_file_pages(const void* data, size_t bytes);
 
 }  // namespace pagoda::model

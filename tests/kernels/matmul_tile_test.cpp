@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/expected.h"
 #include "base/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/vec_dot.h"
@@ -166,6 +167,18 @@ TEST_P(MatmulTile, BatchesAndThreadsGiveVecDotBits) {
   const int64_t n_cols = 512, n_rows = 45, x_stride = n_cols + 5, y_stride = n_rows + 2;
   const Operands o = random_operands(t, n_cols, n_rows, 0, rng);
   const WeightView w{t, o.weights.data(), n_cols, n_rows, o.row_stride};
+  // The rows rearranged as the model holds them where this level has such a layout (Q4_0 on
+  // AVX-512; 45 rows: two groups of 16 and a partial one).
+  WeightView interleaved;
+  struct alignas(64) Line {
+    uint8_t bytes[64];
+  };
+  std::vector<Line> layout((interleaved_weight_bytes(t, n_cols, n_rows) + 63) / 64);
+  if (!layout.empty()) {
+    interleaved = w;
+    interleave_weight(w, layout.data());
+    interleaved.interleaved = layout.data();
+  }
   ThreadPool one(1), two(2);
   std::vector<uint8_t> act(activation_row_bytes(t, n_cols));
   for (int64_t n_tokens : {1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 33, 40}) {
@@ -176,6 +189,14 @@ TEST_P(MatmulTile, BatchesAndThreadsGiveVecDotBits) {
     matmul(w, x.data(), n_tokens, x_stride, y2.data(), y_stride, two);
     ASSERT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)), 0)
         << "1 vs 2 threads, tokens=" << n_tokens;
+    if (interleaved.data != nullptr) {  // the model's layout: the same bits
+      for (ThreadPool* pool : {&one, &two}) {
+        std::vector<float> yi(n_tokens * y_stride, -1.0f);
+        matmul(interleaved, x.data(), n_tokens, x_stride, yi.data(), y_stride, *pool);
+        ASSERT_EQ(std::memcmp(y1.data(), yi.data(), y1.size() * sizeof(float)), 0)
+            << "interleaved rows, " << pool->size() << " threads, tokens=" << n_tokens;
+      }
+    }
     for (int64_t k = 0; k < n_tokens; ++k) {
       prepare_activation_row(t, x.data() + k * x_stride, act.data(), n_cols);
       for (int64_t r = 0; r < n_rows; ++r) {
@@ -192,6 +213,31 @@ INSTANTIATE_TEST_SUITE_P(TileTypes, MatmulTile, ::testing::ValuesIn(kTileTypes),
                          [](const auto& info) {
                            return std::string(tensor_type_name(info.param));
                          });
+
+// Which types have an interleaved layout (Q4_0, on AVX-512 only), and that a layout is
+// refused where it is not this level's or not aligned.
+TEST(InterleavedWeights, OnlyQ4_0OnAvx512AndCheckedByMatmul) {
+  for (TensorType t : test::all_supported_types()) {
+    const bool expected = t == TensorType::Q4_0 && active_isa() == Isa::kAvx512;
+    EXPECT_EQ(interleaved_weight_bytes(t, 256, 40) > 0, expected) << tensor_type_name(t);
+  }
+  std::mt19937 rng(77);
+  const Operands o = random_operands(TensorType::Q8_0, 256, 16, 0, rng);
+  struct alignas(64) Line {
+    uint8_t bytes[64];
+  };
+  std::vector<Line> layout(1024);
+  const WeightView q8{TensorType::Q8_0, o.weights.data(), 256, 16, o.row_stride, layout.data()};
+  std::vector<float> x(256, 1.0f), y(16);
+  ThreadPool pool(1);
+  EXPECT_THROW(matmul(q8, x.data(), 1, 256, y.data(), 16, pool), Exception);
+  EXPECT_THROW(interleave_weight({TensorType::Q8_0, o.weights.data(), 256, 16, o.row_stride}, layout.data()),
+               Exception);
+  if (active_isa() != Isa::kAvx512) GTEST_SKIP() << "no AVX-512: no Q4_0 layout to misalign";
+  const Operands q4 = random_operands(TensorType::Q4_0, 256, 16, 0, rng);
+  const WeightView misaligned{TensorType::Q4_0, q4.weights.data(), 256, 16, q4.row_stride, layout[0].bytes + 8};
+  EXPECT_THROW(matmul(misaligned, x.data(), 1, 256, y.data(), 16, pool), Exception);
+}
 
 }  // namespace
 }  // namespace pagoda::kernels
