@@ -22,20 +22,21 @@ void release_file_pages(const void* data, size_t bytes) {
 uint64_t interleave_matrices(Weights& w, bool tied_output) {
   struct Move {
     kernels::WeightView* m;
-    bool keep_source;  // a tied output: token_embd lookups still read its rows
-    size_t bytes;      // a multiple of 64
+    size_t bytes;  // a multiple of 64
   };
   std::vector<Move> moves;
   size_t total = 0;
-  auto plan = [&](kernels::WeightView& m, bool keep_source) {
+  auto plan = [&](kernels::WeightView& m) {
     const size_t bytes = (kernels::interleaved_weight_bytes(m.type, m.n_cols, m.n_rows) + 63) / 64 * 64;
     if (bytes == 0 || m.data == nullptr || m.interleaved != nullptr) return;
-    moves.push_back({&m, keep_source, bytes});
+    moves.push_back({&m, bytes});
     total += bytes;
   };
   for (LayerWeights& l : w.layers)
-    for (kernels::WeightView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) plan(*m, false);
-  plan(w.output, tied_output);
+    for (kernels::WeightView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) plan(*m);
+  // A tied output stays in file order: token_embd lookups read its rows, and a second copy
+  // would cost memory the planner does not count (Llama 3.2 1B: 148 MB).
+  if (!tied_output) plan(w.output);
   if (total == 0) return 0;
 
   // One mapping, 2 MiB-aligned and in transparent huge pages where allowed: 4 KiB pages made
@@ -57,7 +58,6 @@ uint64_t interleave_matrices(Weights& w, bool tied_output) {
     kernels::interleave_weight(m, out);
     m.interleaved = out;
     out += move.bytes;
-    if (move.keep_source) continue;
     bool owned = false;
     for (std::vector<uint8_t>& slice : w.owned)  // a column slice copied out of the file (shard.cpp)
       if (slice.data() == m.data) {

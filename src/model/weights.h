@@ -54,8 +54,8 @@ Expected<Weights> bind_weights(const gguf::File& file, HParams& hp);
 // Moves every matrix that the active CPU level's kernels read faster rearranged
 // (kernels::interleaved_weight_bytes: Q4_0 on AVX-512) into an owned, 64-byte
 // aligned copy in that layout (WeightView::interleaved), and gives back the
-// pages it came from: the file's (except a tied output's, whose rows token_embd
-// lookups still read) or an owned column slice. Returns the bytes copied.
+// pages it came from: the file's or an owned column slice. A tied output stays
+// as it is (token_embd lookups read its rows). Returns the bytes copied.
 uint64_t interleave_matrices(Weights& w, bool tied_output);
 
 // Drops the mapped file's pages of [data, data + bytes) from this process
