@@ -2,7 +2,8 @@
 // Tile kernels (VecDotTileFn) shared by matmul_tile_avx2.cpp and
 // matmul_tile_avx512.cpp: one weight row against T prepared activation rows at
 // once, each weight block loaded and unpacked (digits, scales, mins) once for
-// all T tokens. The kernels are in matmul_tile_kquant.h and matmul_tile_legacy.h.
+// all T tokens. The kernels are in matmul_tile_kquant.h and matmul_tile_q8_0.h
+// (Q4_0, whose float order has one lane per output, is in matmul_tile_q4_0.h).
 //
 // Bit identity with the single-output kernels: every output keeps its own
 // integer lanes and its own float chain, with exactly the float operations of

@@ -79,7 +79,7 @@ class Model {
   // embedding rows: what a rank needs in memory, and what a decode step streams.
   uint64_t weight_bytes() const;
   // Of those, the bytes held rearranged for the CPU's kernels (model/weights.h's
-  // interleave_matrices): copies on the heap whose file pages were given back.
+  // interleave_matrices): one anonymous mapping, whose file pages were given back.
   uint64_t interleaved_bytes() const { return interleaved_bytes_; }
 
   // The KV shape of this model's layers and (this rank's) KV heads: n_seq sequences of n_ctx
