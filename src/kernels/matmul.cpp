@@ -101,10 +101,10 @@ void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const u
   const auto* weights = static_cast<const uint8_t*>(w.data);
   if (w.interleaved != nullptr) {  // groups of 16 rows; row_begin and the sweeps are multiples of 32
     const auto* groups = static_cast<const uint8_t*>(w.interleaved);
-    const size_t group_bytes = avx512::interleaved_group_bytes(n);
+    const size_t group_bytes = avx512::interleaved_group_bytes(w.type, n);
     const int64_t sweep = n_tokens == 1 ? row_end - row_begin : rows_per_sweep(w.row_stride);
     for (int64_t r0 = row_begin; r0 < row_end; r0 += sweep)
-      avx512::multiply_interleaved(n, groups + static_cast<size_t>(r0 / 16) * group_bytes,
+      avx512::multiply_interleaved(w.type, n, groups + static_cast<size_t>(r0 / 16) * group_bytes,
                                    std::min(row_end, r0 + sweep) - r0, act, act_stride, n_tokens, y + r0, y_stride);
     return;
   }
@@ -152,7 +152,7 @@ void interleave_weight(const WeightView& w, void* out) {
   if (interleaved_weight_bytes(w.type, w.n_cols, w.n_rows) == 0)
     fail(fmt::format("{} rows have no interleaved layout on this CPU", tensor_type_name(w.type)));
   if (reinterpret_cast<uintptr_t>(out) % 64 != 0) fail("interleaved rows must be 64-byte aligned");
-  avx512::interleave(w.n_cols, w.data, w.row_stride, w.n_rows, out);
+  avx512::interleave(w.type, w.n_cols, w.data, w.row_stride, w.n_rows, out);
 }
 
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens, int n_threads) {
@@ -161,7 +161,7 @@ size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t 
   if (tile == nullptr || !row || n_rows < 1 || n_tokens < 1) return 0;
   if (interleaved_weight_bytes(weight, n, n_rows) > 0) {  // the model's matrices: only the tokens' block sums
     constexpr size_t kUnit = 64;
-    return (avx512::interleaved_scratch_bytes(n) + kUnit - 1) / kUnit * kUnit;
+    return (avx512::interleaved_scratch_bytes(weight, n) + kUnit - 1) / kUnit * kUnit;
   }
   // The most rows one tile call gets: multiply_rows' sweep of a thread's share.
   const int64_t share = std::min(n_rows, rows_per_task_for(n_rows, std::max(n_threads, 1)));

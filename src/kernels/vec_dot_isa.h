@@ -52,16 +52,16 @@ float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
 VecDotTileFn tile_kernel(TensorType weight);
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens);
 
-// Q4_0 rows interleaved by 16 for the 512-bit tile (matmul_tile_q4_0_wide.h), made once by the
-// model: the layout's bytes (0 for other types, or rows too long for 32-bit gather offsets),
-// the bytes of one group of 16 rows, the layout written from rows in file order, and matmul's
-// product over rows [0, n_rows) of it, `groups` at the group of the first row.
+// Q4_0 and Q8_0 rows interleaved by 16 (matmul_tile_q4_0_wide.h, matmul_tile_q8_0_wide.h),
+// made once by the model: the layout's bytes (0 for other types), the bytes of one group of 16
+// rows, the layout written from rows in file order, matmul's product over rows [0, n_rows) of
+// it (`groups` at the group of the first row), and that product's tile_scratch bytes.
 size_t interleaved_bytes(TensorType weight, int64_t n, int64_t n_rows);
-size_t interleaved_group_bytes(int64_t n);
-void interleave(int64_t n, const void* rows, size_t row_stride, int64_t n_rows, void* out);
-void multiply_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
-                          int64_t n_tokens, float* y, int64_t y_stride);
-size_t interleaved_scratch_bytes(int64_t n);
+size_t interleaved_group_bytes(TensorType weight, int64_t n);
+void interleave(TensorType weight, int64_t n, const void* rows, size_t row_stride, int64_t n_rows, void* out);
+void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int64_t n_rows, const void* acts,
+                          size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride);
+size_t interleaved_scratch_bytes(TensorType weight, int64_t n);
 
 // Activation quantizers with the scalar ones' bytes (act_quant_avx512.cpp).
 void quantize_act_q8_0(const float* x, void* dst, int64_t n);

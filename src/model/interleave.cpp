@@ -2,7 +2,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -53,11 +57,34 @@ uint64_t interleave_matrices(Weights& w, bool tied_output) {
   auto* out = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) / kHugePage * kHugePage);
   madvise(out, total, MADV_HUGEPAGE);
 
+  std::vector<uint8_t*> targets;  // [moves]: where each matrix goes
   for (const Move& move : moves) {
-    kernels::WeightView& m = *move.m;
-    kernels::interleave_weight(m, out);
-    m.interleaved = out;
+    targets.push_back(out);
     out += move.bytes;
+  }
+  // The copies on every core: mostly page faults on the file and on the mapping (1.1B Q8_0,
+  // 1 GB: 1.7 s on one thread).
+  const size_t n_threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, moves.size());
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(n_threads);  // rethrown on this thread
+  auto work = [&](size_t thread) {
+    try {
+      for (size_t i = next++; i < moves.size(); i = next++) kernels::interleave_weight(*moves[i].m, targets[i]);
+    } catch (...) {
+      errors[thread] = std::current_exception();
+      next = moves.size();
+    }
+  };
+  for (size_t t = 1; t < n_threads; ++t) threads.emplace_back(work, t);
+  work(0);
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+
+  for (size_t i = 0; i < moves.size(); ++i) {
+    kernels::WeightView& m = *moves[i].m;
+    m.interleaved = targets[i];
     bool owned = false;
     for (std::vector<uint8_t>& slice : w.owned)  // a column slice copied out of the file (shard.cpp)
       if (slice.data() == m.data) {

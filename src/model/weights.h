@@ -52,7 +52,7 @@ struct Weights {
 Expected<Weights> bind_weights(const gguf::File& file, HParams& hp);
 
 // Moves every matrix that the active CPU level's kernels read faster rearranged
-// (kernels::interleaved_weight_bytes: Q4_0 on AVX-512) into an owned, 64-byte
+// (kernels::interleaved_weight_bytes: Q4_0 and Q8_0 on AVX-512) into a 64-byte
 // aligned copy in that layout (WeightView::interleaved), and gives back the
 // pages it came from: the file's or an owned column slice. A tied output stays
 // as it is (token_embd lookups read its rows). Returns the bytes copied.

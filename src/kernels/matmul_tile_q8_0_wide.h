@@ -1,0 +1,136 @@
+#pragma once
+// Q8_0 rows interleaved 16 at a time (AVX-512 BW + VNNI), made once by the model, with
+// vec_dot_q8_0's bits: 8 float lanes per output, lane l the FMA chain of elements 4l..4l+3
+// of each block (ggml's x86 order), then (l0+l4 + l2+l6) + (l1+l5 + l3+l7). In this layout
+// lane l of an output is one zmm of 16 rows: one vpdpbusd gives the 16 rows' 4-element sums of
+// chunk l, and its convert and FMA serve 16 outputs. A decode step reads each weight byte once,
+// with about a third of the 256-bit kernel's instructions per byte.
+// Include only from the AVX-512 translation unit.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/matmul_tile_q4_0_wide.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace pagoda::kernels::tile::wide::q8_0 {
+namespace {
+
+// Per group of 16 rows (group_bytes, a multiple of 64):
+//   u8 qs [n_blocks][8][16][4]: elements 4l..4l+3 of row r's block at [b][l][r], biased to
+//      w + 128 (vpdpbusd's unsigned operand; the bias comes off with 128 * the activations' sum);
+//   u16 d [n_blocks][16]: row r's fp16 scale at [b][r].
+// Rows past the end of the last group repeat its last row; their outputs are never stored.
+constexpr size_t kGroupQsBytes = 8 * 64;
+
+inline size_t group_bytes(int64_t n_blocks) {
+  return (static_cast<size_t>(n_blocks) * (kGroupQsBytes + kGroupScaleBytes) + 63) / 64 * 64;
+}
+
+// Rows [0, m) (m <= 16) into one group, row by row (sequential reads: the model's matrices at
+// load time are not in cache).
+inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
+  auto* d = reinterpret_cast<uint16_t*>(out + n_blocks * kGroupQsBytes);
+  for (int r = 0; r < kGroupRows; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ8_0*>(rows + std::min(r, m - 1) * row_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      for (int l = 0; l < 8; ++l) {
+        uint32_t quad;
+        std::memcpy(&quad, row[b].qs + 4 * l, 4);
+        quad ^= 0x80808080u;  // w + 128 in each byte
+        std::memcpy(out + b * kGroupQsBytes + 64 * l + 4 * r, &quad, 4);
+      }
+      d[b * kGroupRows + r] = row[b].d;
+    }
+  }
+}
+
+// A token's block: minus 128 * (sum of activations 4l..4l+3) for each lane l, and fp16(a.d).
+// [n_blocks][count] per token group.
+struct ActBlock {
+  int32_t minus_bias[8];
+  float d;
+};
+
+// Tokens per pass over a group: 8 accumulators each, with 8 weight registers.
+constexpr int kTokens = 2;
+
+inline size_t act_blocks_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK) * kTokens * sizeof(ActBlock);
+}
+
+inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
+  for (int t = 0; t < count; ++t) {
+    const auto* row = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      // 4-element sums of activations in [-128, 127]: exact, and times 128 still far from overflow.
+      const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), simd::load32(row[b].qs));
+      ActBlock& a = out[b * count + t];
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.minus_bias),
+                          _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7)));
+      a.d = simd::fp16(row[b].d);
+    }
+  }
+}
+
+// Outputs of one group (m <= 16 rows) for T <= 2 tokens: y[t * y_stride + r].
+template <int T>
+void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+  const auto* scales = reinterpret_cast<const uint16_t*>(group + n_blocks * kGroupQsBytes);
+  __m512 acc[T][8];  // [t][l]: lane l of token t's 16 outputs
+  for (int t = 0; t < T; ++t)
+    for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* qs = group + b * kGroupQsBytes;
+    const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
+    for (int t = 0; t < T; ++t) {
+      const ActBlock& ab = blocks[b * T + t];
+      const int8_t* qa = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b].qs;
+      const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(ab.d));  // fp16(w.d) * fp16(a.d)
+#pragma GCC unroll 8
+      for (int l = 0; l < 8; ++l) {
+        if (t == 0) _mm_prefetch(reinterpret_cast<const char*>(qs) + 16384 + 64 * l, _MM_HINT_T0);  // as Q4_0
+        const __m512i isum =
+            _mm512_dpbusd_epi32(_mm512_set1_epi32(ab.minus_bias[l]), _mm512_load_si512(qs + 64 * l), broadcast4(qa + 4 * l));
+        acc[t][l] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[t][l]);
+      }
+    }
+  }
+  const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
+  for (int t = 0; t < T; ++t) {
+    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
+    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
+    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3)));
+  }
+}
+
+// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
+inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
+                            int64_t n_tokens, float* y, int64_t y_stride) {
+  const int64_t n_blocks = n / kQK;
+  const size_t bytes = group_bytes(n_blocks);
+  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
+  const auto* g = static_cast<const uint8_t*>(groups);
+  const auto* act = static_cast<const uint8_t*>(acts);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
+    const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
+    act_blocks(n_blocks, act + t0 * act_stride, act_stride, count, blocks);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
+      const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
+      (count == 1 ? group_tokens<1> : group_tokens<2>)(n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride,
+                                                       act_stride, blocks, m, y + t0 * y_stride + r0, y_stride);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::kernels::tile::wide::q8_0
+
+#pragma GCC diagnostic pop
