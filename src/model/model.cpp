@@ -25,7 +25,8 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& path) {
 
 Expected<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
   auto model = bind_file(std::move(file));
-  if (model) (*model)->interleave();
+  if (!model) return model.error();
+  if (auto ok = (*model)->interleave(); !ok) return ok.error();
   return model;
 }
 
@@ -44,13 +45,18 @@ Expected<std::unique_ptr<Model>> Model::bind_file(std::unique_ptr<gguf::File> fi
   return m;
 }
 
-void Model::interleave() {
+Expected<void> Model::interleave() {
   const auto start = std::chrono::steady_clock::now();
-  interleaved_bytes_ += interleave_matrices(*weights_, hparams_.tied_output);
-  if (interleaved_bytes_ == 0) return;
+  try {
+    interleaved_bytes_ += interleave_matrices(*weights_, hparams_.tied_output);
+  } catch (const Exception& e) {  // a matrix matmul would refuse too (e.g. misaligned in the file)
+    return Error{fmt::format("{}: {}", file_->name(), e.what())};
+  }
+  if (interleaved_bytes_ == 0) return {};
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   log::info("model: {:.1f} MiB of weights interleaved for the {} kernels in {:.0f} ms",
             static_cast<double>(interleaved_bytes_) / (1 << 20), kernels::isa_name(kernels::active_isa()), ms);
+  return {};
 }
 
 Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist::Communicator& comm) {
@@ -65,7 +71,7 @@ Expected<std::unique_ptr<Model>> Model::load_shard(const std::string& path, dist
   m.shard_ = *plan;
   if (auto ok = shard_weights(*m.weights_, m.hparams_, m.tp_, m.shard_); !ok) return ok.error();
   if (m.tp_.active()) m.comm_ = &comm;
-  m.interleave();
+  if (auto ok = m.interleave(); !ok) return ok.error();
   return model;
 }
 

@@ -110,7 +110,7 @@ class Model {
   // Binds without rearranging any matrix (load_shard slices them first).
   static Expected<std::unique_ptr<Model>> bind_file(std::unique_ptr<gguf::File> file);
   // Moves the matrices the kernels read faster rearranged (interleave_matrices) and logs it.
-  void interleave();
+  Expected<void> interleave();
   uint64_t interleaved_bytes_ = 0;
   std::unique_ptr<gguf::File> file_;
   HParams hparams_;
