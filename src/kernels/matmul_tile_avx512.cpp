@@ -86,7 +86,7 @@ void interleave(TensorType weight, int64_t n, const void* rows, size_t row_strid
     if (weight == TensorType::Q8_0)
       tile::wide::q8_0::interleave_group(n_blocks, src + r0 * row_stride, row_stride, m, g);
     else
-      tile::wide::interleave_group_in_order(n_blocks, src + r0 * row_stride, row_stride, m, g);
+      tile::wide::interleave_group(n_blocks, src + r0 * row_stride, row_stride, m, g);
   }
 }
 

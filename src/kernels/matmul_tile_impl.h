@@ -65,7 +65,6 @@ struct ActRows {
   }
 };
 
-// Lane t = the sum of the 8 int32 lanes of v[t] for t < T, 0 above (exact:
 // The final reduction of vec_dot_*_avx2: hsum of the lanes, then the min terms
 // (lane t of min_terms).
 template <int T>
@@ -78,6 +77,22 @@ template <int T>
 inline void store(const __m256 (&acc)[T], float* y, int64_t y_stride) {
   for (int t = 0; t < T; ++t) y[t * y_stride] = simd::hsum(acc[t]);
 }
+
+// Lane t = the sum of the 8 int32 lanes of v[t] for t < T, 0 above (exact:
+// integer adds in any order). Replaces T scalar loops by three hadd levels.
+template <int T>
+inline __m256i lane_totals(const __m256i (&v)[T]) {
+  __m256i p[kMaxTokens];
+  for (int t = 0; t < kMaxTokens; ++t) p[t] = t < T ? v[t] : _mm256_setzero_si256();
+  // Per 128-bit half: [t0 low, t1 low, t2 low, t3 low | t0 high, ..., t3 high].
+  const __m256i q0 =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+  const __m256i q1 =
+      _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
+                          _mm256_permute2x128_si256(q0, q1, 0x31));
+}
+
 // The VecDotTileFn contract: y[t * y_stride + r] for r < n_rows, t < n_tokens.
 // Groups of P::kTokens tokens (the last one narrower) sweep all rows, so the
 // group's activations stay in L1 while the weight rows stream past.

@@ -91,21 +91,6 @@ inline __m256i pair_mins(__m128i packed) {
   return _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m));
 }
 
-// Lane t = the sum of the 8 int32 lanes of v[t] for t < T, 0 above (exact:
-// integer adds in any order). Replaces T scalar loops by three hadd levels.
-template <int T>
-inline __m256i lane_totals(const __m256i (&v)[T]) {
-  __m256i p[kMaxTokens];
-  for (int t = 0; t < kMaxTokens; ++t) p[t] = t < T ? v[t] : _mm256_setzero_si256();
-  // Per 128-bit half: [t0 low, t1 low, t2 low, t3 low | t0 high, ..., t3 high].
-  const __m256i q0 =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-  const __m256i q1 =
-      _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
-                          _mm256_permute2x128_si256(q0, q1, 0x31));
-}
-
 // min_terms -= (dmin * a_d) * float(min_sum), lane by lane: the scalar
 // `min_terms -= dmin * a.d * float(min_sum)` of vec_dot_q4_k/q5_k (a.d * dmin
 // for q2_k: the same product) for all tokens at once.

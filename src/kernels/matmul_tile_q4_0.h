@@ -30,15 +30,6 @@ using quant::BlockQ4_0;
 using quant::BlockQ8_0;
 using quant::kQK;
 
-// Lane i = the sum of the 8 int32 lanes of v[i] (exact: the callers' sums are far from overflow).
-inline __m256i lane_totals(const __m256i (&v)[8]) {
-  // hadd of hadds: the low 128 bits hold v0..v3's sums of lanes 0-3, the high v0..v3's of lanes 4-7.
-  const __m256i s0123 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-  const __m256i s4567 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-  return _mm256_add_epi32(_mm256_permute2x128_si256(s0123, s4567, 0x20),
-                          _mm256_permute2x128_si256(s0123, s4567, 0x31));
-}
-
 // A token group's Q8_0 activation rows for LaneSums, interleaved by block: qs [n_blocks][T][32],
 // d [n_blocks][T] (fp16 scales converted to float, as simd::fp16 does), sums [n_blocks][T] (the
 // sum of the block's 32 activations). Token slots past the group's count are zero (their lanes
@@ -159,7 +150,7 @@ struct LaneSums {
           for (int t = 0; t < T; ++t) partial[r * T + t] = P::dot_s8_abs(u, simd::load32(qa + t * kQK));
         }
         const __m256i totals =
-            _mm256_sub_epi32(lane_totals(partial), _mm256_slli_epi32(token_ints<T>(a.sums + b * T), 3));
+            _mm256_sub_epi32(lane_totals<8>(partial), _mm256_slli_epi32(token_ints<T>(a.sums + b * T), 3));
         const __m256 scale = _mm256_mul_ps(row_scales<T>(w, b), token_scales<T>(a.d + b * T));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(totals), scale, acc);
       }
