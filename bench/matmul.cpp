@@ -128,18 +128,32 @@ const TensorType kPrefillTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorTy
                                     TensorType::Q8_0, TensorType::Q4_0, TensorType::Q2_K,
                                     TensorType::Q3_K};
 
-// args: prefill type index, rows, cols, n_tokens, path (0: matmul, 1: per-output vec_dot).
+// args: prefill type index, rows, cols, n_tokens, path (0: matmul, 1: per-output vec_dot,
+// 2: matmul on the rows interleaved as the model holds them, where this level has a layout).
 void BM_Prefill(benchmark::State& state) {
   const TensorType type = kPrefillTypes[state.range(0)];
   const int64_t rows = state.range(1), cols = state.range(2), n_tokens = state.range(3);
-  const bool per_output = state.range(4) == 1;
+  const bool per_output = state.range(4) == 1, interleaved = state.range(4) == 2;
   state.SetLabel(std::string(tensor_type_name(type)) + " " + isa_name(active_isa()) +
-                 (per_output ? " per-output" : " matmul"));
+                 (per_output ? " per-output" : interleaved ? " interleaved" : " matmul"));
   const std::vector<uint8_t> weights = make_weights(type, rows, cols);
   const std::vector<float> x = make_activations(n_tokens, cols);
   std::vector<float> y(n_tokens * rows);
   std::vector<uint8_t> act;
-  const WeightView w{type, weights.data(), cols, rows, *row_bytes(type, cols)};
+  WeightView w{type, weights.data(), cols, rows, *row_bytes(type, cols)};
+  struct alignas(64) Line {
+    uint8_t bytes[64];
+  };
+  std::vector<Line> layout;
+  if (interleaved) {
+    layout.resize((interleaved_weight_bytes(type, cols, rows) + 63) / 64);
+    if (layout.empty()) {
+      state.SkipWithError("no interleaved layout for this type on this CPU");
+      return;
+    }
+    interleave_weight(w, layout.data());
+    w.interleaved = layout.data();
+  }
   ThreadPool pool(1);
   for (auto _ : state) {
     if (per_output) {
@@ -158,7 +172,7 @@ void prefill_args(benchmark::internal::Benchmark* b) {
   for (int t = 0; t < static_cast<int>(std::size(kPrefillTypes)); ++t)
     for (int64_t rows : {2048, 5632})
       for (int tokens : {1, 4, 8, 16, 64, 512})
-        for (int path : {0, 1}) b->Args({t, rows, 2048, tokens, path});
+        for (int path : {0, 1, 2}) b->Args({t, rows, 2048, tokens, path});
 }
 
 void matmul_args(benchmark::internal::Benchmark* b) {

@@ -5,6 +5,7 @@
 // kernels, AVX-512's Q4_0/Q8_0). 32 ymm registers hold 8 tokens per tile.
 #include "kernels/matmul_tile_kquant.h"
 #include "kernels/matmul_tile_q4_0_wide.h"
+#include "kernels/matmul_tile_q4_k_wide.h"
 #include "kernels/matmul_tile_q8_0_wide.h"
 #include "kernels/matmul_tile_wide.h"
 #include "kernels/vec_dot_isa.h"
@@ -64,12 +65,20 @@ size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t 
 }
 
 size_t interleaved_group_bytes(TensorType weight, int64_t n) {
-  return weight == TensorType::Q8_0 ? tile::wide::q8_0::group_bytes(n / quant::kQK)
-                                    : tile::wide::group_bytes(n / quant::kQK);
+  switch (weight) {
+    case TensorType::Q8_0:
+      return tile::wide::q8_0::group_bytes(n / quant::kQK);
+    case TensorType::Q4_K:
+      return tile::wide::q4_k::group_bytes(n / quant::kQK_K);
+    default:
+      return tile::wide::group_bytes(n / quant::kQK);
+  }
 }
 
 size_t interleaved_bytes(TensorType weight, int64_t n, int64_t n_rows) {
-  if ((weight != TensorType::Q4_0 && weight != TensorType::Q8_0) || n <= 0 || n % quant::kQK != 0 || n_rows <= 0)
+  const int64_t block = weight == TensorType::Q4_K ? quant::kQK_K : quant::kQK;
+  if ((weight != TensorType::Q4_0 && weight != TensorType::Q8_0 && weight != TensorType::Q4_K) || n <= 0 ||
+      n % block != 0 || n_rows <= 0)
     return 0;
   const int64_t groups = (n_rows + tile::wide::kGroupRows - 1) / tile::wide::kGroupRows;
   return static_cast<size_t>(groups) * interleaved_group_bytes(weight, n);
@@ -78,28 +87,45 @@ size_t interleaved_bytes(TensorType weight, int64_t n, int64_t n_rows) {
 void interleave(TensorType weight, int64_t n, const void* rows, size_t row_stride, int64_t n_rows, void* out) {
   const auto* src = static_cast<const uint8_t*>(rows);
   auto* dst = static_cast<uint8_t*>(out);
-  const int64_t n_blocks = n / quant::kQK;
   const size_t group = interleaved_group_bytes(weight, n);
   for (int64_t r0 = 0; r0 < n_rows; r0 += tile::wide::kGroupRows) {
     const int m = static_cast<int>(std::min<int64_t>(tile::wide::kGroupRows, n_rows - r0));
+    const uint8_t* first = src + r0 * row_stride;
     uint8_t* g = dst + r0 / tile::wide::kGroupRows * group;
-    if (weight == TensorType::Q8_0)
-      tile::wide::q8_0::interleave_group(n_blocks, src + r0 * row_stride, row_stride, m, g);
-    else
-      tile::wide::interleave_group(n_blocks, src + r0 * row_stride, row_stride, m, g);
+    switch (weight) {
+      case TensorType::Q8_0:
+        tile::wide::q8_0::interleave_group(n / quant::kQK, first, row_stride, m, g);
+        break;
+      case TensorType::Q4_K:
+        tile::wide::q4_k::interleave_group(n / quant::kQK_K, first, row_stride, m, g);
+        break;
+      default:
+        tile::wide::interleave_group(n / quant::kQK, first, row_stride, m, g);
+    }
   }
 }
 
 void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int64_t n_rows, const void* acts,
                           size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride) {
-  if (weight == TensorType::Q8_0)
-    tile::wide::q8_0::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
-  else
-    tile::wide::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+  switch (weight) {
+    case TensorType::Q8_0:
+      return tile::wide::q8_0::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+    case TensorType::Q4_K:
+      return tile::wide::q4_k::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+    default:
+      return tile::wide::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+  }
 }
 
 size_t interleaved_scratch_bytes(TensorType weight, int64_t n) {
-  return weight == TensorType::Q8_0 ? tile::wide::q8_0::act_blocks_bytes(n) : tile::wide::act_blocks_bytes(n);
+  switch (weight) {
+    case TensorType::Q8_0:
+      return tile::wide::q8_0::act_blocks_bytes(n);
+    case TensorType::Q4_K:
+      return tile::wide::q4_k::act_blocks_bytes(n);
+    default:
+      return tile::wide::act_blocks_bytes(n);
+  }
 }
 
 }  // namespace pagoda::kernels::avx512

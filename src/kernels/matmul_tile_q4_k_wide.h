@@ -1,0 +1,244 @@
+#pragma once
+// Q4_K rows interleaved 16 at a time (AVX-512 BW + VNNI), made once by the model, with
+// vec_dot_q4_k's bits: 8 float lanes per output, lane l the FMA chain of the integer sums of
+// elements 32s + 4l .. 32s + 4l + 3 of the sub-blocks s times their scales (ggml's x86 order),
+// then (l0+l4 + l2+l6) + (l1+l5 + l3+l7), then the min terms. In this layout lane l of an output
+// is one zmm of 16 rows, as in matmul_tile_q8_0_wide.h: vpmaddubsw with a token's 4 activations
+// broadcast gives the 16 rows' two pair sums of one sub-block, one vpdpwssd scales and adds them,
+// and one convert and FMA per block finish lane l of 16 outputs. The file's one-token kernel
+// reduces each block horizontally, row by row; here nothing is reduced until the end of the row.
+// Include only from the AVX-512 translation unit.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/matmul_tile_q4_0_wide.h"
+#include "quant/blocks.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace pagoda::kernels::tile::wide::q4_k {
+namespace {
+
+using quant::BlockQ4_K;
+using quant::BlockQ8_K;
+using quant::kQK_K;
+
+// Per group of 16 rows, one record per block b (kRecordBytes, the bytes of the 16 rows' blocks:
+// the model's memory is the file's):
+//   u8  low  [8][16]: [s][r] = low 4 bits of row r's scale s | low 4 bits of its min s << 4
+//   u8  high [4][16]: [i][r] = the top 2 bits of scale i, scale i + 4, min i, min i + 4 (2 bits each)
+//   u16 d    [16], dmin [16]: row r's fp16 scales
+//   u8  qs   [4][8][16][4]: [j][l][r] = bytes 32j + 4l .. + 3 of row r's qs (the nibbles of
+//            elements 64j + 4l.. of sub-block 2j and 64j + 32 + 4l.. of sub-block 2j + 1)
+// Rows past the end of the last group repeat its last row; their outputs are never stored.
+constexpr size_t kLowOffset = 0, kHighOffset = 128, kScaleOffset = 192, kMinScaleOffset = 224, kQsOffset = 256;
+constexpr size_t kRecordBytes = kQsOffset + 4 * 8 * 64;
+static_assert(kRecordBytes == kGroupRows * sizeof(BlockQ4_K));
+
+inline size_t group_bytes(int64_t n_blocks) {
+  return static_cast<size_t>(n_blocks) * kRecordBytes;
+}
+
+// Rows [0, m) (m <= 16) into one group, row by row.
+inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
+  for (int r = 0; r < kGroupRows; ++r) {
+    const auto* row = reinterpret_cast<const BlockQ4_K*>(rows + std::min(r, m - 1) * row_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      uint8_t* record = out + b * kRecordBytes;
+      uint8_t scale[8], min[8];
+      for (int s = 0; s < 8; ++s) quant::get_scale_min_k4(s, row[b].scales, &scale[s], &min[s]);
+      for (int s = 0; s < 8; ++s) record[kLowOffset + 16 * s + r] = static_cast<uint8_t>((scale[s] & 0xF) | (min[s] & 0xF) << 4);
+      for (int i = 0; i < 4; ++i)
+        record[kHighOffset + 16 * i + r] =
+            static_cast<uint8_t>(scale[i] >> 4 | (scale[i + 4] >> 4) << 2 | (min[i] >> 4) << 4 | (min[i + 4] >> 4) << 6);
+      std::memcpy(record + kScaleOffset + 2 * r, &row[b].d, 2);
+      std::memcpy(record + kMinScaleOffset + 2 * r, &row[b].dmin, 2);
+      for (int j = 0; j < 4; ++j)
+        for (int l = 0; l < 8; ++l)
+          std::memcpy(record + kQsOffset + ((j * 8 + l) * kGroupRows + r) * 4, row[b].qs + 32 * j + 4 * l, 4);
+    }
+  }
+}
+
+// A token's block: its Q8_K scale and the int16 pairs (bsums[4p] + bsums[4p + 1],
+// bsums[4p + 2] + bsums[4p + 3]) that meet (min 2p, min 2p + 1) in one vpdpwssd (each sum of 32
+// activations is at most 32 * 128: int16). [n_blocks][count] per token group.
+struct ActBlock {
+  int32_t sum_pairs[4];
+  float d;
+};
+
+// Tokens per pass over a group: their int32 sums stay in registers while each weight register
+// serves them all.
+constexpr int kTokens = 8;
+
+inline size_t act_blocks_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK_K) * kTokens * sizeof(ActBlock);
+}
+
+inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
+  for (int t = 0; t < count; ++t) {
+    const auto* row = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      ActBlock& a = out[b * count + t];
+      for (int p = 0; p < 4; ++p) {
+        const auto first = static_cast<uint16_t>(row[b].bsums[4 * p] + row[b].bsums[4 * p + 1]);
+        const auto second = static_cast<uint16_t>(row[b].bsums[4 * p + 2] + row[b].bsums[4 * p + 3]);
+        a.sum_pairs[p] = static_cast<int32_t>(first | static_cast<uint32_t>(second) << 16);
+      }
+      a.d = row[b].d;
+    }
+  }
+}
+
+// vpermw indices: word 2r and 2r + 1 <- word r + 16 * half (scales: one value twice per row).
+struct WordIndex {
+  int16_t twice[2][32];  // [half]
+  int16_t pair[32];      // word 2r <- r, 2r + 1 <- 16 + r (mins: values 2p and 2p + 1 of row r)
+};
+constexpr WordIndex make_word_index() {
+  WordIndex index{};
+  for (int r = 0; r < 16; ++r) {
+    for (int h = 0; h < 2; ++h) index.twice[h][2 * r] = index.twice[h][2 * r + 1] = static_cast<int16_t>(r + 16 * h);
+    index.pair[2 * r] = static_cast<int16_t>(r);
+    index.pair[2 * r + 1] = static_cast<int16_t>(16 + r);
+  }
+  return index;
+}
+alignas(64) constexpr WordIndex kWordIndex = make_word_index();
+
+// One record's 6-bit scales and mins for the 16 rows, as vpdpwssd operands:
+//   scales[s]: int32 lane r = (scale s of row r) twice, as int16, against vpmaddubsw's two
+//              pair sums of sub-block s;
+//   mins[p]:   int32 lane r = (min 2p, min 2p + 1) of row r, as int16.
+struct RecordScales {
+  __m512i scales[8];
+  __m512i mins[4];
+
+  explicit RecordScales(const uint8_t* record) {
+    const __m512i low_first = _mm512_load_si512(record + kLowOffset);  // [s 0-3][r]
+    const __m512i low_second = _mm512_load_si512(record + kLowOffset + 64);  // [s 4-7][r]
+    const __m512i high = _mm512_load_si512(record + kHighOffset);  // [i][r]
+    const __m512i nibble = _mm512_set1_epi8(0x0F), top = _mm512_set1_epi8(0x30);
+    // Bytes [s][r] with the 6-bit values: low nibble | (the 2 high bits at bits 4-5). The 16-bit
+    // shifts move bits across bytes only into positions the masks clear.
+    const __m512i value[4] = {
+        _mm512_or_si512(_mm512_and_si512(low_first, nibble), _mm512_and_si512(_mm512_slli_epi16(high, 4), top)),
+        _mm512_or_si512(_mm512_and_si512(low_second, nibble), _mm512_and_si512(_mm512_slli_epi16(high, 2), top)),
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low_first, 4), nibble), _mm512_and_si512(high, top)),
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low_second, 4), nibble),
+                        _mm512_and_si512(_mm512_srli_epi16(high, 2), top)),
+    };  // scales 0-3, scales 4-7, mins 0-3, mins 4-7
+    const __m512i twice_low = _mm512_load_si512(kWordIndex.twice[0]);
+    const __m512i twice_high = _mm512_load_si512(kWordIndex.twice[1]);
+    const __m512i pair = _mm512_load_si512(kWordIndex.pair);
+    for (int q = 0; q < 4; ++q) {
+      // Words [2 values][16 rows] of values 2q' and 2q' + 1 in each half of value[q].
+      const __m512i words[2] = {_mm512_cvtepu8_epi16(_mm512_castsi512_si256(value[q])),
+                                _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(value[q], 1))};
+      for (int h = 0; h < 2; ++h) {
+        if (q < 2) {
+          scales[4 * q + 2 * h] = _mm512_permutexvar_epi16(twice_low, words[h]);
+          scales[4 * q + 2 * h + 1] = _mm512_permutexvar_epi16(twice_high, words[h]);
+        } else {
+          mins[2 * (q - 2) + h] = _mm512_permutexvar_epi16(pair, words[h]);
+        }
+      }
+    }
+  }
+};
+
+inline __m512 fp16_rows(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Outputs of one group (m <= 16 rows) for T <= kTokens tokens: y[t * y_stride + r].
+template <int T>
+void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+  __m512 acc[T][8];     // [t][l]: lane l of token t's 16 outputs
+  __m512 min_terms[T];  // token t's min terms of the 16 outputs
+  for (int t = 0; t < T; ++t) {
+    min_terms[t] = _mm512_setzero_ps();
+    for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
+  }
+  const BlockQ8_K* a[T];
+  for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* record = group + b * kRecordBytes;
+    if constexpr (T == 1) {  // decode streams the groups: as Q4_0, 16 KB ahead
+      for (size_t line = 0; line < kRecordBytes; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(record) + 16384 + line, _MM_HINT_T0);
+    }
+    const RecordScales sc(record);
+    const __m512 d_w = fp16_rows(record + kScaleOffset);
+    const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);
+    const ActBlock* ab = blocks + b * T;
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; ++l) {
+      __m512i isum[T];
+      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m512i packed = _mm512_load_si512(record + kQsOffset + (j * 8 + l) * 64);
+        const __m512i first = _mm512_and_si512(packed, _mm512_set1_epi8(0x0F));  // sub-block 2j
+        const __m512i second = _mm512_and_si512(_mm512_srli_epi16(packed, 4), _mm512_set1_epi8(0x0F));  // 2j + 1
+        for (int t = 0; t < T; ++t) {
+          // Pair sums |digit * a| <= 2 * 15 * 128: vpmaddubsw cannot saturate.
+          const int8_t* qa = a[t][b].qs + 64 * j + 4 * l;
+          isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(first, broadcast4(qa)), sc.scales[2 * j]);
+          isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(second, broadcast4(qa + 32)), sc.scales[2 * j + 1]);
+        }
+      }
+      for (int t = 0; t < T; ++t)
+        acc[t][l] = _mm512_fmadd_ps(_mm512_mul_ps(d_w, _mm512_set1_ps(ab[t].d)), _mm512_cvtepi32_ps(isum[t]), acc[t][l]);
+    }
+    for (int t = 0; t < T; ++t) {
+      __m512i min_sum = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) min_sum = _mm512_dpwssd_epi32(min_sum, sc.mins[p], _mm512_set1_epi32(ab[t].sum_pairs[p]));
+      min_terms[t] = _mm512_sub_ps(min_terms[t],
+                                   _mm512_mul_ps(_mm512_mul_ps(dmin_w, _mm512_set1_ps(ab[t].d)), _mm512_cvtepi32_ps(min_sum)));
+    }
+  }
+  const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
+  for (int t = 0; t < T; ++t) {
+    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
+    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
+    const __m512 lanes = _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
+    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(lanes, min_terms[t]));
+  }
+}
+
+using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
+constexpr GroupFn kGroupByCount[kTokens] = {&group_tokens<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
+                                            &group_tokens<5>, &group_tokens<6>, &group_tokens<7>, &group_tokens<8>};
+
+// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
+inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
+                            int64_t n_tokens, float* y, int64_t y_stride) {
+  const int64_t n_blocks = n / kQK_K;
+  const size_t bytes = group_bytes(n_blocks);
+  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
+  const auto* g = static_cast<const uint8_t*>(groups);
+  const auto* act = static_cast<const uint8_t*>(acts);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
+    const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
+    act_blocks(n_blocks, act + t0 * act_stride, act_stride, count, blocks);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
+      const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
+      kGroupByCount[count - 1](n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride, act_stride, blocks, m,
+                               y + t0 * y_stride + r0, y_stride);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::kernels::tile::wide::q4_k
+
+#pragma GCC diagnostic pop
