@@ -6,6 +6,7 @@
 #include "kernels/matmul_tile_kquant.h"
 #include "kernels/matmul_tile_q4_0_wide.h"
 #include "kernels/matmul_tile_q4_k_wide.h"
+#include "kernels/matmul_tile_q6_k_wide.h"
 #include "kernels/matmul_tile_q8_0_wide.h"
 #include "kernels/matmul_tile_wide.h"
 #include "kernels/vec_dot_isa.h"
@@ -70,15 +71,18 @@ size_t interleaved_group_bytes(TensorType weight, int64_t n) {
       return tile::wide::q8_0::group_bytes(n / quant::kQK);
     case TensorType::Q4_K:
       return tile::wide::q4_k::group_bytes(n / quant::kQK_K);
+    case TensorType::Q6_K:
+      return tile::wide::q6_k::group_bytes(n / quant::kQK_K);
     default:
       return tile::wide::group_bytes(n / quant::kQK);
   }
 }
 
 size_t interleaved_bytes(TensorType weight, int64_t n, int64_t n_rows) {
-  const int64_t block = weight == TensorType::Q4_K ? quant::kQK_K : quant::kQK;
-  if ((weight != TensorType::Q4_0 && weight != TensorType::Q8_0 && weight != TensorType::Q4_K) || n <= 0 ||
-      n % block != 0 || n_rows <= 0)
+  const bool k_quant = weight == TensorType::Q4_K || weight == TensorType::Q6_K;
+  const int64_t block = k_quant ? quant::kQK_K : quant::kQK;
+  if ((weight != TensorType::Q4_0 && weight != TensorType::Q8_0 && !k_quant) || n <= 0 || n % block != 0 ||
+      n_rows <= 0)
     return 0;
   const int64_t groups = (n_rows + tile::wide::kGroupRows - 1) / tile::wide::kGroupRows;
   return static_cast<size_t>(groups) * interleaved_group_bytes(weight, n);
@@ -99,6 +103,9 @@ void interleave(TensorType weight, int64_t n, const void* rows, size_t row_strid
       case TensorType::Q4_K:
         tile::wide::q4_k::interleave_group(n / quant::kQK_K, first, row_stride, m, g);
         break;
+      case TensorType::Q6_K:
+        tile::wide::q6_k::interleave_group(n / quant::kQK_K, first, row_stride, m, g);
+        break;
       default:
         tile::wide::interleave_group(n / quant::kQK, first, row_stride, m, g);
     }
@@ -112,6 +119,8 @@ void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int6
       return tile::wide::q8_0::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
     case TensorType::Q4_K:
       return tile::wide::q4_k::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+    case TensorType::Q6_K:
+      return tile::wide::q6_k::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
     default:
       return tile::wide::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
   }
@@ -123,6 +132,8 @@ size_t interleaved_scratch_bytes(TensorType weight, int64_t n) {
       return tile::wide::q8_0::act_blocks_bytes(n);
     case TensorType::Q4_K:
       return tile::wide::q4_k::act_blocks_bytes(n);
+    case TensorType::Q6_K:
+      return tile::wide::q6_k::act_blocks_bytes(n);
     default:
       return tile::wide::act_blocks_bytes(n);
   }

@@ -214,25 +214,26 @@ INSTANTIATE_TEST_SUITE_P(TileTypes, MatmulTile, ::testing::ValuesIn(kTileTypes),
                            return std::string(tensor_type_name(info.param));
                          });
 
-// Which types have an interleaved layout (Q4_0, Q8_0 and Q4_K, on AVX-512 only), and that a layout is
+// Which types have an interleaved layout (Q4_0, Q8_0, Q4_K and Q6_K, on AVX-512 only), and that a layout is
 // refused where it is not this level's or not aligned.
-TEST(InterleavedWeights, OnlyQ4_0Q8_0AndQ4_KOnAvx512AndCheckedByMatmul) {
+TEST(InterleavedWeights, OnlyQ4_0Q8_0Q4_KAndQ6_KOnAvx512AndCheckedByMatmul) {
   for (TensorType t : test::all_supported_types()) {
-    const bool expected = (t == TensorType::Q4_0 || t == TensorType::Q8_0 || t == TensorType::Q4_K) &&
+    const bool expected = (t == TensorType::Q4_0 || t == TensorType::Q8_0 || t == TensorType::Q4_K ||
+                           t == TensorType::Q6_K) &&
                           active_isa() == Isa::kAvx512;
     EXPECT_EQ(interleaved_weight_bytes(t, 256, 40) > 0, expected) << tensor_type_name(t);
   }
   std::mt19937 rng(77);
-  const Operands o = random_operands(TensorType::Q6_K, 256, 16, 0, rng);
+  const Operands o = random_operands(TensorType::Q3_K, 256, 16, 0, rng);
   struct alignas(64) Line {
     uint8_t bytes[64];
   };
   std::vector<Line> layout(1024);
-  const WeightView q6{TensorType::Q6_K, o.weights.data(), 256, 16, o.row_stride, layout.data()};
+  const WeightView q3{TensorType::Q3_K, o.weights.data(), 256, 16, o.row_stride, layout.data()};
   std::vector<float> x(256, 1.0f), y(16);
   ThreadPool pool(1);
-  EXPECT_THROW(matmul(q6, x.data(), 1, 256, y.data(), 16, pool), Exception);
-  EXPECT_THROW(interleave_weight({TensorType::Q6_K, o.weights.data(), 256, 16, o.row_stride}, layout.data()),
+  EXPECT_THROW(matmul(q3, x.data(), 1, 256, y.data(), 16, pool), Exception);
+  EXPECT_THROW(interleave_weight({TensorType::Q3_K, o.weights.data(), 256, 16, o.row_stride}, layout.data()),
                Exception);
   if (active_isa() != Isa::kAvx512) GTEST_SKIP() << "no AVX-512: no Q4_0 layout to misalign";
   const Operands q4 = random_operands(TensorType::Q4_0, 256, 16, 0, rng);
