@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/matmul_tile_q4_0_wide.h"
+#include "kernels/matmul_tile_wide.h"
 #include "quant/blocks.h"
 
 #pragma GCC diagnostic push
@@ -66,10 +67,12 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
   }
 }
 
-// A token's block: its Q8_K scale and the int16 pairs (bsums[4p] + bsums[4p + 1],
+// A token's block: its Q8_K scale, the int16 pairs (bsums[4p] + bsums[4p + 1],
 // bsums[4p + 2] + bsums[4p + 3]) that meet (min 2p, min 2p + 1) in one vpdpwssd (each sum of 32
-// activations is at most 32 * 128: int16). [n_blocks][count] per token group.
-struct ActBlock {
+// activations is at most 32 * 128: int16), and, for several tokens, the activations biased to
+// a + 128 (vpdpbusd's unsigned operand). [n_blocks][count] per token group.
+struct alignas(64) ActBlock {
+  uint8_t biased[kQK_K];
   int32_t sum_pairs[4];
   float d;
 };
@@ -93,6 +96,9 @@ inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, 
         a.sum_pairs[p] = static_cast<int32_t>(first | static_cast<uint32_t>(second) << 16);
       }
       a.d = row[b].d;
+      for (int c = 0; c < 8 && count > 1; ++c)  // one token takes group_token, which reads qs in place
+        _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
+                           _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
     }
   }
 }
@@ -116,9 +122,11 @@ alignas(64) constexpr WordIndex kWordIndex = make_word_index();
 // One record's 6-bit scales and mins for the 16 rows, as vpdpwssd operands:
 //   scales[s]: int32 lane r = (scale s of row r) twice, as int16, against vpmaddubsw's two
 //              pair sums of sub-block s;
+//   pairs[j]:  int32 lane r = (scale 2j, scale 2j + 1) of row r, as int16 (several tokens);
 //   mins[p]:   int32 lane r = (min 2p, min 2p + 1) of row r, as int16.
+template <bool kPairs>
 struct RecordScales {
-  __m512i scales[8];
+  __m512i scales[kPairs ? 4 : 8];
   __m512i mins[4];
 
   explicit RecordScales(const uint8_t* record) {
@@ -143,7 +151,9 @@ struct RecordScales {
       const __m512i words[2] = {_mm512_cvtepu8_epi16(_mm512_castsi512_si256(value[q])),
                                 _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(value[q], 1))};
       for (int h = 0; h < 2; ++h) {
-        if (q < 2) {
+        if (q < 2 && kPairs) {
+          scales[2 * q + h] = _mm512_permutexvar_epi16(pair, words[h]);
+        } else if (q < 2) {
           scales[4 * q + 2 * h] = _mm512_permutexvar_epi16(twice_low, words[h]);
           scales[4 * q + 2 * h + 1] = _mm512_permutexvar_epi16(twice_high, words[h]);
         } else {
@@ -158,9 +168,32 @@ inline __m512 fp16_rows(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// Outputs of one group (m <= 16 rows) for T <= kTokens tokens: y[t * y_stride + r].
+// The min terms of T tokens for one record: min_terms(t) -= (dmin_w * d_a(t)) * float(min_sum(t)).
+template <int T, class Scales>
+inline void subtract_mins(const Scales& sc, __m512 dmin_w, const ActBlock* ab, __m512 (&min_terms)[T]) {
+  for (int t = 0; t < T; ++t) {
+    __m512i min_sum = _mm512_setzero_si512();
+    for (int p = 0; p < 4; ++p) min_sum = _mm512_dpwssd_epi32(min_sum, sc.mins[p], _mm512_set1_epi32(ab[t].sum_pairs[p]));
+    min_terms[t] = _mm512_sub_ps(min_terms[t],
+                                 _mm512_mul_ps(_mm512_mul_ps(dmin_w, _mm512_set1_ps(ab[t].d)), _mm512_cvtepi32_ps(min_sum)));
+  }
+}
+
+// (l0+l4 + l2+l6) + (l1+l5 + l3+l7) + min terms of T tokens, rows [0, m).
 template <int T>
-void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+inline void store_outputs(const __m512 (&acc)[T][8], const __m512 (&min_terms)[T], int m, float* y, int64_t y_stride) {
+  const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
+  for (int t = 0; t < T; ++t) {
+    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
+    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
+    const __m512 lanes = _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
+    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(lanes, min_terms[t]));
+  }
+}
+
+// Outputs of one group (m <= 16 rows) for one token: y[r].
+template <int T>
+void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
                   const ActBlock* blocks, int m, float* y, int64_t y_stride) {
   __m512 acc[T][8];     // [t][l]: lane l of token t's 16 outputs
   __m512 min_terms[T];  // token t's min terms of the 16 outputs
@@ -176,7 +209,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
       for (size_t line = 0; line < kRecordBytes; line += 64)
         _mm_prefetch(reinterpret_cast<const char*>(record) + 16384 + line, _MM_HINT_T0);
     }
-    const RecordScales sc(record);
+    const RecordScales<false> sc(record);
     const __m512 d_w = fp16_rows(record + kScaleOffset);
     const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);
     const ActBlock* ab = blocks + b * T;
@@ -199,24 +232,61 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
       for (int t = 0; t < T; ++t)
         acc[t][l] = _mm512_fmadd_ps(_mm512_mul_ps(d_w, _mm512_set1_ps(ab[t].d)), _mm512_cvtepi32_ps(isum[t]), acc[t][l]);
     }
-    for (int t = 0; t < T; ++t) {
-      __m512i min_sum = _mm512_setzero_si512();
-      for (int p = 0; p < 4; ++p) min_sum = _mm512_dpwssd_epi32(min_sum, sc.mins[p], _mm512_set1_epi32(ab[t].sum_pairs[p]));
-      min_terms[t] = _mm512_sub_ps(min_terms[t],
-                                   _mm512_mul_ps(_mm512_mul_ps(dmin_w, _mm512_set1_ps(ab[t].d)), _mm512_cvtepi32_ps(min_sum)));
-    }
+    subtract_mins<T>(sc, dmin_w, ab, min_terms);
   }
-  const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
+  store_outputs<T>(acc, min_terms, m, y, y_stride);
+}
+
+// Outputs of one group (m <= 16 rows) for 2 <= T <= kTokens tokens: y[t * y_stride + r]. The same
+// integers as group_token in fewer multiplies per token: vpdpbusd of the biased activations and
+// the digits (4-element sums in [0, 4 * 255 * 15], within int16), sub-blocks 2j and 2j + 1 as
+// one int16 pair per lane (two_chunk_sums), one vpdpwssd against both scales. Each lane then
+// holds 128 * (its scaled digit sums) extra, a weight-only term taken off once per block.
+template <int T>
+void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/, size_t /*act_stride*/,
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+  static_assert(T >= 2);
+  __m512 acc[T][8];     // [t][l]: lane l of token t's 16 outputs
+  __m512 min_terms[T];  // token t's min terms of the 16 outputs
   for (int t = 0; t < T; ++t) {
-    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
-    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
-    const __m512 lanes = _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
-    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(lanes, min_terms[t]));
+    min_terms[t] = _mm512_setzero_ps();
+    for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   }
+  const __m512i ones = _mm512_set1_epi8(1);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* record = group + b * kRecordBytes;
+    const RecordScales<true> sc(record);
+    const __m512 d_w = fp16_rows(record + kScaleOffset);
+    const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);
+    const ActBlock* ab = blocks + b * T;
+    for (int l = 0; l < 8; ++l) {
+      __m512i first[4], second[4];  // [j]: digits of sub-blocks 2j, 2j + 1
+      __m512i bias = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        const __m512i packed = _mm512_load_si512(record + kQsOffset + (j * 8 + l) * 64);
+        first[j] = _mm512_and_si512(packed, _mm512_set1_epi8(0x0F));
+        second[j] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), _mm512_set1_epi8(0x0F));
+        bias = _mm512_dpwssd_epi32(bias, two_chunk_sums(ones, first[j], ones, second[j]), sc.scales[j]);
+      }
+      bias = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bias, 7));
+      __m512i isum[T];
+      for (int t = 0; t < T; ++t) isum[t] = bias;
+      for (int j = 0; j < 4; ++j)
+        for (int t = 0; t < T; ++t) {
+          const auto* qa = reinterpret_cast<const int8_t*>(ab[t].biased) + 64 * j + 4 * l;
+          isum[t] = _mm512_dpwssd_epi32(isum[t], two_chunk_sums(broadcast4(qa), first[j], broadcast4(qa + 32), second[j]),
+                                        sc.scales[j]);
+        }
+      for (int t = 0; t < T; ++t)
+        acc[t][l] = _mm512_fmadd_ps(_mm512_mul_ps(d_w, _mm512_set1_ps(ab[t].d)), _mm512_cvtepi32_ps(isum[t]), acc[t][l]);
+    }
+    subtract_mins<T>(sc, dmin_w, ab, min_terms);
+  }
+  store_outputs<T>(acc, min_terms, m, y, y_stride);
 }
 
 using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
-constexpr GroupFn kGroupByCount[kTokens] = {&group_tokens<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
+constexpr GroupFn kGroupByCount[kTokens] = {&group_token<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
                                             &group_tokens<5>, &group_tokens<6>, &group_tokens<7>, &group_tokens<8>};
 
 // Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
