@@ -70,7 +70,9 @@ size_t interleaved_group_bytes(TensorType weight, int64_t n) {
     case TensorType::Q8_0:
       return tile::wide::q8_0::group_bytes(n / quant::kQK);
     case TensorType::Q4_K:
-      return tile::wide::q4_k::group_bytes(n / quant::kQK_K);
+      return tile::wide::q4_k::group_bytes<quant::BlockQ4_K>(n / quant::kQK_K);
+    case TensorType::Q5_K:
+      return tile::wide::q4_k::group_bytes<quant::BlockQ5_K>(n / quant::kQK_K);
     case TensorType::Q6_K:
       return tile::wide::q6_k::group_bytes(n / quant::kQK_K);
     default:
@@ -79,7 +81,7 @@ size_t interleaved_group_bytes(TensorType weight, int64_t n) {
 }
 
 size_t interleaved_bytes(TensorType weight, int64_t n, int64_t n_rows) {
-  const bool k_quant = weight == TensorType::Q4_K || weight == TensorType::Q6_K;
+  const bool k_quant = weight == TensorType::Q4_K || weight == TensorType::Q5_K || weight == TensorType::Q6_K;
   const int64_t block = k_quant ? quant::kQK_K : quant::kQK;
   if ((weight != TensorType::Q4_0 && weight != TensorType::Q8_0 && !k_quant) || n <= 0 || n % block != 0 ||
       n_rows <= 0)
@@ -101,7 +103,10 @@ void interleave(TensorType weight, int64_t n, const void* rows, size_t row_strid
         tile::wide::q8_0::interleave_group(n / quant::kQK, first, row_stride, m, g);
         break;
       case TensorType::Q4_K:
-        tile::wide::q4_k::interleave_group(n / quant::kQK_K, first, row_stride, m, g);
+        tile::wide::q4_k::interleave_group<quant::BlockQ4_K>(n / quant::kQK_K, first, row_stride, m, g);
+        break;
+      case TensorType::Q5_K:
+        tile::wide::q4_k::interleave_group<quant::BlockQ5_K>(n / quant::kQK_K, first, row_stride, m, g);
         break;
       case TensorType::Q6_K:
         tile::wide::q6_k::interleave_group(n / quant::kQK_K, first, row_stride, m, g);
@@ -118,7 +123,11 @@ void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int6
     case TensorType::Q8_0:
       return tile::wide::q8_0::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
     case TensorType::Q4_K:
-      return tile::wide::q4_k::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+      return tile::wide::q4_k::run_interleaved<quant::BlockQ4_K>(n, groups, n_rows, acts, act_stride, n_tokens, y,
+                                                                 y_stride);
+    case TensorType::Q5_K:
+      return tile::wide::q4_k::run_interleaved<quant::BlockQ5_K>(n, groups, n_rows, acts, act_stride, n_tokens, y,
+                                                                 y_stride);
     case TensorType::Q6_K:
       return tile::wide::q6_k::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
     default:
@@ -131,6 +140,7 @@ size_t interleaved_scratch_bytes(TensorType weight, int64_t n) {
     case TensorType::Q8_0:
       return tile::wide::q8_0::act_blocks_bytes(n);
     case TensorType::Q4_K:
+    case TensorType::Q5_K:
       return tile::wide::q4_k::act_blocks_bytes(n);
     case TensorType::Q6_K:
       return tile::wide::q6_k::act_blocks_bytes(n);

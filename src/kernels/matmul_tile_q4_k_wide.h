@@ -1,6 +1,6 @@
 #pragma once
-// Q4_K rows interleaved 16 at a time (AVX-512 BW + VNNI), made once by the model, with
-// vec_dot_q4_k's bits: 8 float lanes per output, lane l the FMA chain of the integer sums of
+// Q4_K and Q5_K rows interleaved 16 at a time (AVX-512 BW + VNNI), made once by the model, with
+// vec_dot_q4_k's (vec_dot_q5_k's) bits: 8 float lanes per output, lane l the FMA chain of the integer sums of
 // elements 32s + 4l .. 32s + 4l + 3 of the sub-blocks s times their scales (ggml's x86 order),
 // then (l0+l4 + l2+l6) + (l1+l5 + l3+l7), then the min terms. In this layout lane l of an output
 // is one zmm of 16 rows, as in matmul_tile_q8_0_wide.h: vpmaddubsw with a token's 4 activations
@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/matmul_tile_q4_0_wide.h"
 #include "kernels/matmul_tile_wide.h"
@@ -27,6 +28,7 @@ namespace pagoda::kernels::tile::wide::q4_k {
 namespace {
 
 using quant::BlockQ4_K;
+using quant::BlockQ5_K;
 using quant::BlockQ8_K;
 using quant::kQK_K;
 
@@ -37,21 +39,33 @@ using quant::kQK_K;
 //   u16 d    [16], dmin [16]: row r's fp16 scales
 //   u8  qs   [4][8][16][4]: [j][l][r] = bytes 32j + 4l .. + 3 of row r's qs (the nibbles of
 //            elements 64j + 4l.. of sub-block 2j and 64j + 32 + 4l.. of sub-block 2j + 1)
+//   u8  qh   [8][16][4]: [l][r] = bytes 4l .. + 3 of row r's qh (Q5_K only: bit s is the fifth
+//            bit of element 32s + 4l ..)
 // Rows past the end of the last group repeat its last row; their outputs are never stored.
 constexpr size_t kLowOffset = 0, kHighOffset = 128, kScaleOffset = 192, kMinScaleOffset = 224, kQsOffset = 256;
-constexpr size_t kRecordBytes = kQsOffset + 4 * 8 * 64;
-static_assert(kRecordBytes == kGroupRows * sizeof(BlockQ4_K));
+constexpr size_t kQhOffset = kQsOffset + 4 * 8 * 64;
 
-inline size_t group_bytes(int64_t n_blocks) {
-  return static_cast<size_t>(n_blocks) * kRecordBytes;
+template <typename Block>
+constexpr bool kFifthBit = std::is_same_v<Block, BlockQ5_K>;
+template <typename Block>
+constexpr size_t kRecordBytes = kQhOffset + (kFifthBit<Block> ? 8 * 64 : 0);
+static_assert(kRecordBytes<BlockQ4_K> == kGroupRows * sizeof(BlockQ4_K));
+static_assert(kRecordBytes<BlockQ5_K> == kGroupRows * sizeof(BlockQ5_K));
+
+template <typename Block>
+size_t group_bytes(int64_t n_blocks) {
+  return static_cast<size_t>(n_blocks) * kRecordBytes<Block>;
 }
 
 // Rows [0, m) (m <= 16) into one group, row by row.
-inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
+template <typename Block>
+void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
   for (int r = 0; r < kGroupRows; ++r) {
-    const auto* row = reinterpret_cast<const BlockQ4_K*>(rows + std::min(r, m - 1) * row_stride);
+    const auto* row = reinterpret_cast<const Block*>(rows + std::min(r, m - 1) * row_stride);
     for (int64_t b = 0; b < n_blocks; ++b) {
-      uint8_t* record = out + b * kRecordBytes;
+      uint8_t* record = out + b * kRecordBytes<Block>;
+      if constexpr (kFifthBit<Block>)
+        for (int l = 0; l < 8; ++l) std::memcpy(record + kQhOffset + (l * kGroupRows + r) * 4, row[b].qh + 4 * l, 4);
       uint8_t scale[8], min[8];
       for (int s = 0; s < 8; ++s) quant::get_scale_min_k4(s, row[b].scales, &scale[s], &min[s]);
       for (int s = 0; s < 8; ++s) record[kLowOffset + 16 * s + r] = static_cast<uint8_t>((scale[s] & 0xF) | (min[s] & 0xF) << 4);
@@ -191,8 +205,26 @@ inline void store_outputs(const __m512 (&acc)[T][8], const __m512 (&min_terms)[T
   }
 }
 
+// The digits of sub-blocks 2j (`first`) and 2j + 1 (`second`), lane l, of the 16 rows: 0..15,
+// Q5_K's fifth bit adding 16.
+template <typename Block>
+inline void lane_digits(const uint8_t* record, int j, int l, __m512i& first, __m512i& second) {
+  const __m512i packed = _mm512_load_si512(record + kQsOffset + (j * 8 + l) * 64);
+  first = _mm512_and_si512(packed, _mm512_set1_epi8(0x0F));
+  second = _mm512_and_si512(_mm512_srli_epi16(packed, 4), _mm512_set1_epi8(0x0F));
+  if constexpr (kFifthBit<Block>) {
+    const __m512i fifth = _mm512_load_si512(record + kQhOffset + l * 64);
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    first = _mm512_mask_add_epi8(first, _mm512_test_epi8_mask(fifth, _mm512_set1_epi8(static_cast<char>(1u << (2 * j)))),
+                                 first, sixteen);
+    second = _mm512_mask_add_epi8(second,
+                                  _mm512_test_epi8_mask(fifth, _mm512_set1_epi8(static_cast<char>(1u << (2 * j + 1)))),
+                                  second, sixteen);
+  }
+}
+
 // Outputs of one group (m <= 16 rows) for one token: y[r].
-template <int T>
+template <typename Block, int T>
 void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
                   const ActBlock* blocks, int m, float* y, int64_t y_stride) {
   __m512 acc[T][8];     // [t][l]: lane l of token t's 16 outputs
@@ -204,9 +236,9 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
   const BlockQ8_K* a[T];
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* record = group + b * kRecordBytes;
+    const uint8_t* record = group + b * kRecordBytes<Block>;
     if constexpr (T == 1) {  // decode streams the groups: as Q4_0, 16 KB ahead
-      for (size_t line = 0; line < kRecordBytes; line += 64)
+      for (size_t line = 0; line < kRecordBytes<Block>; line += 64)
         _mm_prefetch(reinterpret_cast<const char*>(record) + 16384 + line, _MM_HINT_T0);
     }
     const RecordScales<false> sc(record);
@@ -219,9 +251,8 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
       for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
-        const __m512i packed = _mm512_load_si512(record + kQsOffset + (j * 8 + l) * 64);
-        const __m512i first = _mm512_and_si512(packed, _mm512_set1_epi8(0x0F));  // sub-block 2j
-        const __m512i second = _mm512_and_si512(_mm512_srli_epi16(packed, 4), _mm512_set1_epi8(0x0F));  // 2j + 1
+        __m512i first, second;  // sub-blocks 2j, 2j + 1
+        lane_digits<Block>(record, j, l, first, second);
         for (int t = 0; t < T; ++t) {
           // Pair sums |digit * a| <= 2 * 15 * 128: vpmaddubsw cannot saturate.
           const int8_t* qa = a[t][b].qs + 64 * j + 4 * l;
@@ -242,7 +273,7 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
 // the digits (4-element sums in [0, 4 * 255 * 15], within int16), sub-blocks 2j and 2j + 1 as
 // one int16 pair per lane (two_chunk_sums), one vpdpwssd against both scales. Each lane then
 // holds 128 * (its scaled digit sums) extra, a weight-only term taken off once per block.
-template <int T>
+template <typename Block, int T>
 void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/, size_t /*act_stride*/,
                   const ActBlock* blocks, int m, float* y, int64_t y_stride) {
   static_assert(T >= 2);
@@ -254,7 +285,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/
   }
   const __m512i ones = _mm512_set1_epi8(1);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* record = group + b * kRecordBytes;
+    const uint8_t* record = group + b * kRecordBytes<Block>;
     const RecordScales<true> sc(record);
     const __m512 d_w = fp16_rows(record + kScaleOffset);
     const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);
@@ -263,9 +294,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/
       __m512i first[4], second[4];  // [j]: digits of sub-blocks 2j, 2j + 1
       __m512i bias = _mm512_setzero_si512();
       for (int j = 0; j < 4; ++j) {
-        const __m512i packed = _mm512_load_si512(record + kQsOffset + (j * 8 + l) * 64);
-        first[j] = _mm512_and_si512(packed, _mm512_set1_epi8(0x0F));
-        second[j] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), _mm512_set1_epi8(0x0F));
+        lane_digits<Block>(record, j, l, first[j], second[j]);
         bias = _mm512_dpwssd_epi32(bias, two_chunk_sums(ones, first[j], ones, second[j]), sc.scales[j]);
       }
       bias = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(bias, 7));
@@ -286,14 +315,17 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/
 }
 
 using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
-constexpr GroupFn kGroupByCount[kTokens] = {&group_token<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
-                                            &group_tokens<5>, &group_tokens<6>, &group_tokens<7>, &group_tokens<8>};
+template <typename Block>
+constexpr GroupFn kGroupByCount[kTokens] = {
+    &group_token<Block, 1>, &group_tokens<Block, 2>, &group_tokens<Block, 3>, &group_tokens<Block, 4>,
+    &group_tokens<Block, 5>, &group_tokens<Block, 6>, &group_tokens<Block, 7>, &group_tokens<Block, 8>};
 
 // Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
-inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
+template <typename Block>
+void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
                             int64_t n_tokens, float* y, int64_t y_stride) {
   const int64_t n_blocks = n / kQK_K;
-  const size_t bytes = group_bytes(n_blocks);
+  const size_t bytes = group_bytes<Block>(n_blocks);
   auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
   const auto* g = static_cast<const uint8_t*>(groups);
   const auto* act = static_cast<const uint8_t*>(acts);
@@ -302,7 +334,7 @@ inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const
     act_blocks(n_blocks, act + t0 * act_stride, act_stride, count, blocks);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
-      kGroupByCount[count - 1](n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride, act_stride, blocks, m,
+      kGroupByCount<Block>[count - 1](n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride, act_stride, blocks, m,
                                y + t0 * y_stride + r0, y_stride);
     }
   }

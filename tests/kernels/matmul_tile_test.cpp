@@ -214,12 +214,12 @@ INSTANTIATE_TEST_SUITE_P(TileTypes, MatmulTile, ::testing::ValuesIn(kTileTypes),
                            return std::string(tensor_type_name(info.param));
                          });
 
-// Which types have an interleaved layout (Q4_0, Q8_0, Q4_K and Q6_K, on AVX-512 only), and that a layout is
+// Which types have an interleaved layout (Q4_0, Q8_0, Q4_K, Q5_K and Q6_K, on AVX-512 only), and that a layout is
 // refused where it is not this level's or not aligned.
-TEST(InterleavedWeights, OnlyQ4_0Q8_0Q4_KAndQ6_KOnAvx512AndCheckedByMatmul) {
+TEST(InterleavedWeights, OnlyQ4_0Q8_0Q4_KQ5_KAndQ6_KOnAvx512AndCheckedByMatmul) {
   for (TensorType t : test::all_supported_types()) {
     const bool expected = (t == TensorType::Q4_0 || t == TensorType::Q8_0 || t == TensorType::Q4_K ||
-                           t == TensorType::Q6_K) &&
+                           t == TensorType::Q5_K || t == TensorType::Q6_K) &&
                           active_isa() == Isa::kAvx512;
     EXPECT_EQ(interleaved_weight_bytes(t, 256, 40) > 0, expected) << tensor_type_name(t);
   }
