@@ -24,13 +24,31 @@ constexpr int64_t kRowsPerTask = 32;
 // these prepared activation rows stream past them.
 constexpr int64_t kTokensPerTile = 16;
 
-// Rows per task: one contiguous share of the rows per thread (in whole kRowsPerTask units), so
-// that each thread streams its own range of the matrix. 32-row tasks claimed in turn made two
-// threads decode no faster than one (30.4 vs 28.9 t/s, 1.1B Q4_K_M; BENCHMARKS.md).
-int64_t rows_per_task_for(int64_t n_rows, int n_threads) {
-  const int64_t units = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
-  return (units + n_threads - 1) / n_threads * kRowsPerTask;
-}
+// The row ranges of one matrix's parallel loop, in whole kRowsPerTask units, largest first
+// (guided scheduling): each task takes 1 / (2 * n_threads) of the rows left, so that the threads
+// stream long contiguous ranges first and the last, small tasks even out threads that ran at
+// different speeds (a busy VM, one core's share of memory bandwidth). Whichever thread runs a
+// task, its outputs have the same bits. 32-row tasks claimed in turn made two threads decode no
+// faster than one (30.4 vs 28.9 t/s, 1.1B Q4_K_M; BENCHMARKS.md): ranges must stay long.
+struct RowTasks {
+  static constexpr int kMax = 64;
+  int count = 0;
+  int64_t begin[kMax + 1] = {};  // task k: rows [begin[k], begin[k + 1])
+
+  RowTasks(int64_t n_rows, int n_threads) {
+    const int64_t units = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
+    const int64_t parts = 2 * static_cast<int64_t>(std::max(n_threads, 1));
+    int64_t done = 0;
+    while (done < units) {
+      const int64_t left = units - done;
+      const int64_t size = n_threads <= 1 || count == kMax - 1 ? left : std::max<int64_t>(1, (left + parts - 1) / parts);
+      begin[count++] = done * kRowsPerTask;
+      done += size;
+    }
+    begin[count] = n_rows;
+  }
+  int64_t largest() const { return count > 0 ? begin[1] - begin[0] : 0; }
+};
 
 [[noreturn]] void fail(const std::string& message) {
   throw Exception("matmul: " + message);
@@ -163,8 +181,8 @@ size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t 
     constexpr size_t kUnit = 64;
     return (avx512::interleaved_scratch_bytes(weight, n) + kUnit - 1) / kUnit * kUnit;
   }
-  // The most rows one tile call gets: multiply_rows' sweep of a thread's share.
-  const int64_t share = std::min(n_rows, rows_per_task_for(n_rows, std::max(n_threads, 1)));
+  // The most rows one tile call gets: multiply_rows' sweep of the largest row task.
+  const int64_t share = std::min(n_rows, RowTasks(n_rows, n_threads).largest());
   const int64_t rows = n_tokens == 1 ? share : std::min(share, rows_per_sweep(*row));
   size_t bytes = 0;
   if (tile == avx512::tile_kernel(weight)) bytes = avx512::tile_scratch_bytes(weight, n, rows, n_tokens);
@@ -271,12 +289,9 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
   // unpacked once per few tokens. One token too: the tile kernels unpack a K-quant
   // block's scales and mins in registers, and decode ran 16% faster (BENCHMARKS.md).
   const VecDotTileFn tile = active_vec_dot_tile_kernel(w.type);
-  const int64_t rows_per_task = rows_per_task_for(w.n_rows, pool.size());
-  const int64_t n_tasks = (w.n_rows + rows_per_task - 1) / rows_per_task;
-  pool.parallel_for(n_tasks, [&](int64_t task, int) {
-    const int64_t row_begin = task * rows_per_task;
-    multiply_rows(w, dot, tile, act, act_stride, n_tokens, y, y_stride, row_begin,
-                  std::min(w.n_rows, row_begin + rows_per_task));
+  const RowTasks tasks(w.n_rows, pool.size());
+  pool.parallel_for(tasks.count, [&](int64_t task, int) {
+    multiply_rows(w, dot, tile, act, act_stride, n_tokens, y, y_stride, tasks.begin[task], tasks.begin[task + 1]);
   });
 }
 
@@ -303,7 +318,7 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     VecDotTileFn tile;
     size_t layout;
     int64_t first_task;
-    int64_t rows_per_task;
+    RowTasks tasks;
   };
   std::vector<Job> jobs;
   int64_t n_tasks = 0;
@@ -327,19 +342,18 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
         layouts.push_back({act_type, prepared, stride});
       }
     }
-    const int64_t rows_per_task = rows_per_task_for(t.w->n_rows, pool.size());
     jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type), layout, n_tasks,
-                    rows_per_task});
-    n_tasks += (t.w->n_rows + rows_per_task - 1) / rows_per_task;
+                    RowTasks(t.w->n_rows, pool.size())});
+    n_tasks += jobs.back().tasks.count;
   }
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
     size_t j = jobs.size() - 1;
     while (jobs[j].first_task > task) --j;
     const Job& job = jobs[j];
     const WeightView& w = *job.target->w;
-    const int64_t row_begin = (task - job.first_task) * job.rows_per_task;
+    const int64_t k = task - job.first_task;
     multiply_rows(w, job.dot, job.tile, layouts[job.layout].act, layouts[job.layout].stride, n_tokens, job.target->y,
-                  job.target->y_stride, row_begin, std::min(w.n_rows, row_begin + job.rows_per_task));
+                  job.target->y_stride, job.tasks.begin[k], job.tasks.begin[k + 1]);
   });
 }
 

@@ -98,6 +98,19 @@ inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, 
   }
 }
 
+// Decode streams the groups, one after the other: a software prefetch 16 KB ahead gave +15-20%
+// whenever the machine was busy (BENCHMARKS.md). Block b of n_blocks prefetches its share of the
+// whole group, [b, b + 1) * group_bytes / n_blocks, so that the scales stored after the digits
+// are covered too and the prefetches run over every line exactly as the kernel reads them.
+constexpr size_t kPrefetchAhead = 16384;
+
+inline void prefetch_share(const uint8_t* group, size_t group_bytes, int64_t n_blocks, int64_t b) {
+  const size_t begin = static_cast<size_t>(b) * group_bytes / n_blocks / 64 * 64;
+  const size_t end = static_cast<size_t>(b + 1) * group_bytes / n_blocks;
+  for (size_t line = begin; line < end; line += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(group) + kPrefetchAhead + line, _MM_HINT_T0);
+}
+
 inline __m512i broadcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof(v));
@@ -113,10 +126,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (T == 1) {  // decode streams the groups: 16 KB ahead, +15-20% when the machine is busy
-      const char* ahead = reinterpret_cast<const char*>(group + b * kGroupQsBytes) + 16384;
-      for (int line = 0; line < 4; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
-    }
+    if constexpr (T == 1) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     __m512i w[8];  // w[j]: elements 4j..4j+3 of the 16 rows, as q + 8
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {

@@ -237,10 +237,7 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* record = group + b * kRecordBytes<Block>;
-    if constexpr (T == 1) {  // decode streams the groups: as Q4_0, 16 KB ahead
-      for (size_t line = 0; line < kRecordBytes<Block>; line += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(record) + 16384 + line, _MM_HINT_T0);
-    }
+    if constexpr (T == 1) prefetch_share(group, group_bytes<Block>(n_blocks), n_blocks, b);
     const RecordScales<false> sc(record);
     const __m512 d_w = fp16_rows(record + kScaleOffset);
     const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);

@@ -128,11 +128,7 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* digits = group + b * kDigitBytes;
-    if constexpr (T == 1) {  // decode streams the groups: as Q4_0, 16 KB ahead
-      for (size_t line = 0; line < kDigitBytes; line += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(digits) + 16384 + line, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(scale_bytes + b * kScaleBytes) + 4096, _MM_HINT_T0);
-    }
+    if constexpr (T == 1) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     // scales[g]: int32 lane r = row r's scale of group g twice, as int16.
     __m512i scales[16];
     for (int q = 0; q < 8; ++q) {

@@ -87,6 +87,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* qs = group + b * kGroupQsBytes;
+    prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
     for (int t = 0; t < T; ++t) {
       const ActBlock& ab = blocks[b * T + t];
@@ -94,7 +95,6 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
       const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(ab.d));  // fp16(w.d) * fp16(a.d)
 #pragma GCC unroll 8
       for (int l = 0; l < 8; ++l) {
-        if (t == 0) _mm_prefetch(reinterpret_cast<const char*>(qs) + 16384 + 64 * l, _MM_HINT_T0);  // as Q4_0
         const __m512i isum =
             _mm512_dpbusd_epi32(_mm512_set1_epi32(ab.minus_bias[l]), _mm512_load_si512(qs + 64 * l), broadcast4(qa + 4 * l));
         acc[t][l] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[t][l]);
