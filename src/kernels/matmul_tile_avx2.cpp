@@ -2,6 +2,7 @@
 // vec_dot kernels (maddubs + madd), 4 tokens per tile: 4 float and 4 integer
 // accumulators plus the decoded block fit the 16 ymm registers. Q4_0:
 // matmul_tile_q4_0.h's LaneSums, 8 outputs per vector.
+#include "kernels/matmul_tile_float.h"
 #include "kernels/matmul_tile_kquant.h"
 #include "kernels/matmul_tile_q4_0.h"
 #include "kernels/matmul_tile_q8_0.h"
@@ -19,6 +20,9 @@ struct Ops {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_x, sign_y), _mm256_set1_epi16(1));
   }
 };
+
+template <class E>
+using FloatTile = tile::FloatTile<E>;
 
 }  // namespace
 
@@ -38,6 +42,12 @@ VecDotTileFn tile_kernel(TensorType weight) {
       return tile::run_tile<Ops, tile::Q45K<Ops, quant::BlockQ5_K>>;
     case TensorType::Q6_K:
       return tile::run_tile<Ops, tile::Q6K<Ops>>;
+    case TensorType::F32:
+      return FloatTile<tile::F32Elements>::run;
+    case TensorType::F16:
+      return FloatTile<tile::F16Elements>::run;
+    case TensorType::BF16:
+      return FloatTile<tile::BF16Elements>::run;
     default:
       return nullptr;
   }
@@ -45,6 +55,8 @@ VecDotTileFn tile_kernel(TensorType weight) {
 
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t /*n_rows*/, int64_t n_tokens) {
   if (weight == TensorType::Q4_0) return tile::LaneSums<Ops>::scratch_bytes(n, n_tokens);
+  if (weight == TensorType::F16) return FloatTile<tile::F16Elements>::scratch_bytes(n, n_tokens);
+  if (weight == TensorType::BF16) return FloatTile<tile::BF16Elements>::scratch_bytes(n, n_tokens);
   const int group = static_cast<int>(n_tokens < Ops::kTokens ? n_tokens : Ops::kTokens);  // the widest group
   if (weight == TensorType::Q8_0 && group >= 1) return tile::pack_q8_0_bytes(n, group);
   return 0;  // the K-quant tiles read their activations in place

@@ -3,6 +3,7 @@
 // is vec_dot_avx512.cpp's Q8_0 quad dot; both give the same int32 lanes,
 // so the bits equal the vec_dot kernels of this level (AVX2's K-quant
 // kernels, AVX-512's Q4_0/Q8_0). 32 ymm registers hold 8 tokens per tile.
+#include "kernels/matmul_tile_float.h"
 #include "kernels/matmul_tile_kquant.h"
 #include "kernels/matmul_tile_q4_0_wide.h"
 #include "kernels/matmul_tile_q4_k_wide.h"
@@ -42,6 +43,12 @@ VecDotTileFn tile_kernel(TensorType weight) {
       return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q45K<quant::BlockQ5_K>, tile::wide::OneTokenQ45K<quant::BlockQ5_K>>>;
     case TensorType::Q6_K:
       return tile::run_tile<Ops, tile::wide::WithOneToken<tile::wide::Q6K, tile::Q6K<Ops>>>;
+    case TensorType::F32:
+      return tile::FloatTile<tile::F32Elements>::run;
+    case TensorType::F16:
+      return tile::FloatTile<tile::F16Elements>::run;
+    case TensorType::BF16:
+      return tile::FloatTile<tile::BF16Elements>::run;
     default:
       return nullptr;
   }
@@ -60,6 +67,10 @@ size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t 
     case TensorType::Q5_K:
     case TensorType::Q6_K:
       return tile::wide::PackedQ8K::scratch_bytes(n, group);
+    case TensorType::F16:
+      return tile::FloatTile<tile::F16Elements>::scratch_bytes(n, n_tokens);
+    case TensorType::BF16:
+      return tile::FloatTile<tile::BF16Elements>::scratch_bytes(n, n_tokens);
     default:
       return 0;  // Q3_K reads its activations in place
   }
