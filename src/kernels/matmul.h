@@ -29,8 +29,9 @@ struct WeightView {
 };
 
 // Bytes of an n_rows x n_cols `type` matrix rearranged for the active level's kernels; 0 when
-// they read its rows in file order (every type but Q4_0 and Q8_0 on AVX-512 today). The rows'
-// own bytes, rearranged: the model moves its matrices there and releases their file pages.
+// they read its rows in file order (every type but Q4_0, Q8_0, Q4_K, Q5_K and Q6_K on AVX-512
+// today). The rows' own bytes, rearranged: the model moves its matrices there and releases
+// their file pages.
 size_t interleaved_weight_bytes(TensorType type, int64_t n_cols, int64_t n_rows);
 // Writes w's rows, rearranged, to `out` (64-byte aligned, interleaved_weight_bytes bytes); a
 // view with `interleaved = out` then multiplies from there. Throws for a type without layout.

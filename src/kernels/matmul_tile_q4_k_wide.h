@@ -92,7 +92,7 @@ struct alignas(64) ActBlock {
 };
 
 // Tokens per pass over a group: their int32 sums stay in registers while each weight register
-// serves them all.
+// serves them all (16 spill: 2048 x 2048 at 512 tokens 14.3 against 12.2 ms).
 constexpr int kTokens = 8;
 
 inline size_t act_blocks_bytes(int64_t n) {
@@ -135,8 +135,9 @@ alignas(64) constexpr WordIndex kWordIndex = make_word_index();
 
 // One record's 6-bit scales and mins for the 16 rows, as vpdpwssd operands:
 //   scales[s]: int32 lane r = (scale s of row r) twice, as int16, against vpmaddubsw's two
-//              pair sums of sub-block s;
-//   pairs[j]:  int32 lane r = (scale 2j, scale 2j + 1) of row r, as int16 (several tokens);
+//              pair sums of sub-block s (one token);
+//   scales[j] with kPairs: int32 lane r = (scale 2j, scale 2j + 1) of row r, as int16, against
+//              two_chunk_sums of sub-blocks 2j and 2j + 1 (several tokens);
 //   mins[p]:   int32 lane r = (min 2p, min 2p + 1) of row r, as int16.
 template <bool kPairs>
 struct RecordScales {

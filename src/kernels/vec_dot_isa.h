@@ -52,7 +52,8 @@ float vec_dot_q4_0(int64_t n, const void* weight_row, const void* act_row);
 VecDotTileFn tile_kernel(TensorType weight);
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens);
 
-// Q4_0 and Q8_0 rows interleaved by 16 (matmul_tile_q4_0_wide.h, matmul_tile_q8_0_wide.h),
+// Q4_0, Q8_0, Q4_K, Q5_K and Q6_K rows interleaved by 16 (matmul_tile_q4_0_wide.h,
+// matmul_tile_q8_0_wide.h, matmul_tile_q4_k_wide.h, matmul_tile_q6_k_wide.h),
 // made once by the model: the layout's bytes (0 for other types), the bytes of one group of 16
 // rows, the layout written from rows in file order, matmul's product over rows [0, n_rows) of
 // it (`groups` at the group of the first row), and that product's tile_scratch bytes.
