@@ -227,7 +227,7 @@ inline void lane_digits(const uint8_t* record, int j, int l, __m512i& first, __m
 // Outputs of one group (m <= 16 rows) for one token: y[r].
 template <typename Block, int T>
 void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
-                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride, bool /*first_pass: always prefetches*/) {
   __m512 acc[T][8];     // [t][l]: lane l of token t's 16 outputs
   __m512 min_terms[T];  // token t's min terms of the 16 outputs
   for (int t = 0; t < T; ++t) {
@@ -273,7 +273,7 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
 // holds 128 * (its scaled digit sums) extra, a weight-only term taken off once per block.
 template <typename Block, int T>
 void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/, size_t /*act_stride*/,
-                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride, bool first_pass) {
   static_assert(T >= 2);
   __m512 acc[T][8];     // [t][l]: lane l of token t's 16 outputs
   __m512 min_terms[T];  // token t's min terms of the 16 outputs
@@ -284,6 +284,8 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/
   const __m512i ones = _mm512_set1_epi8(1);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* record = group + b * kRecordBytes<Block>;
+    // The first token group of a call reads the rows from memory, the others from cache.
+    if (first_pass) prefetch_share(group, group_bytes<Block>(n_blocks), n_blocks, b);
     const RecordScales<true> sc(record);
     const __m512 d_w = fp16_rows(record + kScaleOffset);
     const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);
@@ -312,7 +314,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/
   store_outputs<T>(acc, min_terms, m, y, y_stride);
 }
 
-using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
+using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t, bool);
 template <typename Block>
 constexpr GroupFn kGroupByCount[kTokens] = {
     &group_token<Block, 1>, &group_tokens<Block, 2>, &group_tokens<Block, 3>, &group_tokens<Block, 4>,
@@ -333,7 +335,7 @@ void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* 
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
       kGroupByCount<Block>[count - 1](n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride, act_stride, blocks, m,
-                               y + t0 * y_stride + r0, y_stride);
+                               y + t0 * y_stride + r0, y_stride, t0 == 0);
     }
   }
 }

@@ -116,7 +116,7 @@ inline void lane_digits(const uint8_t* digits, int h, int l, __m512i (&quarter)[
 // Outputs of one group (m <= 16 rows) for one token: y[r].
 template <int T>
 void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
-                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride, bool /*first_pass: always prefetches*/) {
   const uint8_t* scale_bytes = group + n_blocks * kDigitBytes;
   const uint8_t* row_scales = scale_bytes + n_blocks * kScaleBytes;
   const __m512i twice_low = _mm512_load_si512(q4_k::kWordIndex.twice[0]);
@@ -201,7 +201,7 @@ inline __m512i low_words(__m512i first, __m512i second) {
 // sums) extra, a weight-only term taken off once per block for all tokens.
 template <int T>
 void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
-                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride, bool first_pass) {
   static_assert(T >= 2);
   (void)act;
   (void)act_stride;
@@ -213,6 +213,8 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* digits = group + b * kDigitBytes;
+    // The first token group of a call reads the rows from memory, the others from cache.
+    if (first_pass) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     // pair_scales[i][p]: int32 lane r = (scale of group 4i + p, of group 4i + 2 + p) of row r, as int16.
     __m512i pair_scales[4][2];
     for (int i = 0; i < 4; ++i) {
@@ -263,7 +265,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   }
 }
 
-using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
+using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t, bool);
 constexpr GroupFn kGroupByCount[kTokens] = {&group_token<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
                                             &group_tokens<5>, &group_tokens<6>, &group_tokens<7>, &group_tokens<8>};
 
@@ -281,7 +283,7 @@ inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
       kGroupByCount[count - 1](n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride, act_stride, blocks, m,
-                               y + t0 * y_stride + r0, y_stride);
+                               y + t0 * y_stride + r0, y_stride, t0 == 0);
     }
   }
 }
