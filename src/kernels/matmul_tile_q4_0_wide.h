@@ -117,16 +117,17 @@ inline __m512i broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// Outputs of one group (m <= 16 rows) for T tokens: y[t * y_stride + r].
+// Outputs of one group (m <= 16 rows) for T tokens: y[t * y_stride + r]. `from_memory`: the
+// group is read for the first time in this call, from the model's rows (prefetched as decode).
 template <int T>
 void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
-                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride, bool from_memory) {
   const auto* scales = reinterpret_cast<const uint16_t*>(group + n_blocks * kGroupQsBytes);
   __m512 acc[T];
 #pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (T == 1) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    if (from_memory) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     __m512i w[8];  // w[j]: elements 4j..4j+3 of the 16 rows, as q + 8
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) {
@@ -150,7 +151,7 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, acc[t]);
 }
 
-using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t);
+using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t, bool);
 constexpr GroupFn kGroupByCount[kTokens] = {
     &group_tokens<1>,  &group_tokens<2>,  &group_tokens<3>,  &group_tokens<4>,
     &group_tokens<5>,  &group_tokens<6>,  &group_tokens<7>,  &group_tokens<8>,
@@ -158,9 +159,10 @@ constexpr GroupFn kGroupByCount[kTokens] = {
     &group_tokens<13>, &group_tokens<14>, &group_tokens<15>, &group_tokens<16>};
 
 // Interleaved rows [0, n_rows) (groups from `groups`) times every token, groups of 16 tokens
-// passing all rows; `blocks` holds act_blocks_bytes(n).
+// passing all rows; `blocks` holds act_blocks_bytes(n). `from_memory`: the groups are the
+// model's (the first token group reads them from memory), not a chunk just interleaved in cache.
 inline void multiply_groups(int64_t n, const uint8_t* groups, int64_t n_rows, const uint8_t* act, size_t act_stride,
-                            int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks) {
+                            int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks, bool from_memory) {
   const int64_t n_blocks = n / kQK;
   const size_t bytes = group_bytes(n_blocks);
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
@@ -170,7 +172,7 @@ inline void multiply_groups(int64_t n, const uint8_t* groups, int64_t n_rows, co
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
       kGroupByCount[count - 1](n_blocks, groups + r0 / kGroupRows * bytes, group_act, act_stride, blocks, m,
-                               y + t0 * y_stride + r0, y_stride);
+                               y + t0 * y_stride + r0, y_stride, from_memory && t0 == 0);
     }
   }
 }
@@ -181,7 +183,7 @@ inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const
                             int64_t n_tokens, float* y, int64_t y_stride) {
   auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
   multiply_groups(n, static_cast<const uint8_t*>(groups), n_rows, static_cast<const uint8_t*>(acts), act_stride,
-                  n_tokens, y, y_stride, blocks);
+                  n_tokens, y, y_stride, blocks, /*from_memory=*/true);
 }
 
 // The VecDotTileFn, rows in file order.
@@ -206,7 +208,7 @@ void run_rows(int64_t n, const void* weights, size_t row_stride, int64_t n_rows,
       interleave_group(n_blocks, w + (r0 + g * kGroupRows) * row_stride, row_stride, m, scratch + g * bytes);
     }
     multiply_groups(n, scratch, rows, static_cast<const uint8_t*>(acts), act_stride, n_tokens, y + r0, y_stride,
-                    blocks);
+                    blocks, /*from_memory=*/false);
   }
 }
 

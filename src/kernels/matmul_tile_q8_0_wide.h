@@ -77,17 +77,18 @@ inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, 
   }
 }
 
-// Outputs of one group (m <= 16 rows) for T <= 2 tokens: y[t * y_stride + r].
+// Outputs of one group (m <= 16 rows) for T <= 2 tokens: y[t * y_stride + r]. `from_memory`: the
+// first token group of the call, which reads the rows from memory (prefetched as decode).
 template <int T>
 void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
-                  const ActBlock* blocks, int m, float* y, int64_t y_stride) {
+                  const ActBlock* blocks, int m, float* y, int64_t y_stride, bool from_memory) {
   const auto* scales = reinterpret_cast<const uint16_t*>(group + n_blocks * kGroupQsBytes);
   __m512 acc[T][8];  // [t][l]: lane l of token t's 16 outputs
   for (int t = 0; t < T; ++t)
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* qs = group + b * kGroupQsBytes;
-    prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    if (from_memory) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
     for (int t = 0; t < T; ++t) {
       const ActBlock& ab = blocks[b * T + t];
@@ -123,7 +124,8 @@ inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
       (count == 1 ? group_tokens<1> : group_tokens<2>)(n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride,
-                                                       act_stride, blocks, m, y + t0 * y_stride + r0, y_stride);
+                                                       act_stride, blocks, m, y + t0 * y_stride + r0, y_stride,
+                                                       t0 == 0);
     }
   }
 }
