@@ -6,7 +6,8 @@
 // and converted to float once for all the tokens of a group, whose activations are converted
 // to float once per group (exactly: every f16 and bf16 is a float). On 512 bits, accumulators
 // 0 | 1 share one zmm and 2 | 3 another: the same lanes, half the instructions.
-// Include only from translation units compiled for AVX2 or above (kWide: AVX-512).
+// Include only from translation units compiled for AVX2 or above (512-bit blocks where
+// __AVX512F__ is defined: the AVX-512 translation unit).
 #include <immintrin.h>
 
 #include <algorithm>
