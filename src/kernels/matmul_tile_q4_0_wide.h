@@ -117,6 +117,13 @@ inline __m512i broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// The outputs of one group of 16 rows (m of them stored) for one token group, as every
+// interleaved layout's kernel computes them; `from_memory`: the group is read for the first
+// time in this call, from the model's rows (prefetched as decode).
+template <typename ActBlock>
+using GroupKernel = void (*)(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+                             const ActBlock* blocks, int m, float* y, int64_t y_stride, bool from_memory);
+
 // Outputs of one group (m <= 16 rows) for T tokens: y[t * y_stride + r]. `from_memory`: the
 // group is read for the first time in this call, from the model's rows (prefetched as decode).
 template <int T>
@@ -151,30 +158,45 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, acc[t]);
 }
 
-using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t, bool);
-constexpr GroupFn kGroupByCount[kTokens] = {
+constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {
     &group_tokens<1>,  &group_tokens<2>,  &group_tokens<3>,  &group_tokens<4>,
     &group_tokens<5>,  &group_tokens<6>,  &group_tokens<7>,  &group_tokens<8>,
     &group_tokens<9>,  &group_tokens<10>, &group_tokens<11>, &group_tokens<12>,
     &group_tokens<13>, &group_tokens<14>, &group_tokens<15>, &group_tokens<16>};
 
-// Interleaved rows [0, n_rows) (groups from `groups`) times every token, groups of 16 tokens
-// passing all rows; `blocks` holds act_blocks_bytes(n). `from_memory`: the groups are the
-// model's (the first token group reads them from memory), not a chunk just interleaved in cache.
-inline void multiply_groups(int64_t n, const uint8_t* groups, int64_t n_rows, const uint8_t* act, size_t act_stride,
-                            int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks, bool from_memory) {
-  const int64_t n_blocks = n / kQK;
-  const size_t bytes = group_bytes(n_blocks);
+// Interleaved rows [0, n_rows) (groups of group_bytes from `groups`) times every token, token
+// groups of up to kTokens passing all rows; `blocks` holds a token group's ActBlocks, which
+// act_blocks writes; by_count[k - 1] computes k tokens. Shared by every interleaved layout.
+template <typename ActBlock, int kTokens>
+void sweep_token_groups(int64_t n_blocks, size_t group_bytes, const uint8_t* groups, int64_t n_rows, const uint8_t* act,
+                        size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks,
+                        void (*act_blocks)(int64_t, const uint8_t*, size_t, int, ActBlock*),
+                        const GroupKernel<ActBlock> (&by_count)[kTokens], bool from_memory) {
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
     const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
     const uint8_t* group_act = act + t0 * act_stride;
     act_blocks(n_blocks, group_act, act_stride, count, blocks);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
-      kGroupByCount[count - 1](n_blocks, groups + r0 / kGroupRows * bytes, group_act, act_stride, blocks, m,
-                               y + t0 * y_stride + r0, y_stride, from_memory && t0 == 0);
+      by_count[count - 1](n_blocks, groups + r0 / kGroupRows * group_bytes, group_act, act_stride, blocks, m,
+                          y + t0 * y_stride + r0, y_stride, from_memory && t0 == 0);
     }
   }
+}
+
+// 16 outputs' 8 float lanes (lanes[l]: lane l of the 16) summed in ggml's x86 order,
+// (l0+l4 + l2+l6) + (l1+l5 + l3+l7): the layouts that keep vec_dot's 8 lanes (Q8_0, K-quants).
+inline __m512 sum_lanes(const __m512 (&lanes)[8]) {
+  const __m512 r0 = _mm512_add_ps(lanes[0], lanes[4]), r1 = _mm512_add_ps(lanes[1], lanes[5]);
+  const __m512 r2 = _mm512_add_ps(lanes[2], lanes[6]), r3 = _mm512_add_ps(lanes[3], lanes[7]);
+  return _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
+}
+
+// Q4_0's interleaved rows times every token; `from_memory` as in GroupKernel.
+inline void multiply_groups(int64_t n, const uint8_t* groups, int64_t n_rows, const uint8_t* act, size_t act_stride,
+                            int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks, bool from_memory) {
+  sweep_token_groups<ActBlock, kTokens>(n / kQK, group_bytes(n / kQK), groups, n_rows, act, act_stride, n_tokens, y,
+                                        y_stride, blocks, &act_blocks, kGroupByCount, from_memory);
 }
 
 // Rows in the model's interleaved layout (`groups` at the group of row 0; n_rows: the rows

@@ -88,7 +88,7 @@ inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, 
     const auto* row = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
     for (int64_t b = 0; b < n_blocks; ++b) {
       ActBlock& a = out[b * count + t];
-      for (int c = 0; c < 8; ++c)  // int32 lane l of vpmaddubsw(32, a) holds words 2l, 2l + 1
+      for (int c = 0; c < 8 && count == 1; ++c)  // int32 lane l of vpmaddubsw(32, a): words 2l, 2l + 1
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bias[c]),
                             _mm256_maddubs_epi16(_mm256_set1_epi8(32), simd::load32(row[b].qs + 32 * c)));
       for (int c = 0; c < 8 && count > 1; ++c)  // one token takes group_token, which reads `bias`
@@ -165,11 +165,7 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
     }
   }
   const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
-  for (int t = 0; t < T; ++t) {
-    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
-    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
-    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3)));
-  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, sum_lanes(acc[t]));
 }
 
 // vpermt2w indices for the scale pairs of chunks (c, c + 1), c even, lane parity p = l / 4, from
@@ -258,34 +254,19 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
     }
   }
   const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
-  for (int t = 0; t < T; ++t) {
-    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
-    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
-    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3)));
-  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, sum_lanes(acc[t]));
 }
 
-using GroupFn = void (*)(int64_t, const uint8_t*, const uint8_t*, size_t, const ActBlock*, int, float*, int64_t, bool);
-constexpr GroupFn kGroupByCount[kTokens] = {&group_token<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
+constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {&group_token<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
                                             &group_tokens<5>, &group_tokens<6>, &group_tokens<7>, &group_tokens<8>};
 
 // Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
 inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
                             int64_t n_tokens, float* y, int64_t y_stride) {
-  const int64_t n_blocks = n / kQK_K;
-  const size_t bytes = group_bytes(n_blocks);
   auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
-  const auto* g = static_cast<const uint8_t*>(groups);
-  const auto* act = static_cast<const uint8_t*>(acts);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
-    const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
-    act_blocks(n_blocks, act + t0 * act_stride, act_stride, count, blocks);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
-      const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
-      kGroupByCount[count - 1](n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride, act_stride, blocks, m,
-                               y + t0 * y_stride + r0, y_stride, t0 == 0);
-    }
-  }
+  sweep_token_groups<ActBlock, kTokens>(n / kQK_K, group_bytes(n / kQK_K), static_cast<const uint8_t*>(groups),
+                                        n_rows, static_cast<const uint8_t*>(acts), act_stride, n_tokens, y, y_stride,
+                                        blocks, &act_blocks, kGroupByCount, /*from_memory=*/true);
 }
 
 }  // namespace

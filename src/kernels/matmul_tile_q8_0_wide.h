@@ -103,31 +103,18 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
     }
   }
   const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
-  for (int t = 0; t < T; ++t) {
-    const __m512 r0 = _mm512_add_ps(acc[t][0], acc[t][4]), r1 = _mm512_add_ps(acc[t][1], acc[t][5]);
-    const __m512 r2 = _mm512_add_ps(acc[t][2], acc[t][6]), r3 = _mm512_add_ps(acc[t][3], acc[t][7]);
-    _mm512_mask_storeu_ps(y + t * y_stride, rows, _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3)));
-  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, sum_lanes(acc[t]));
 }
+
+constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {&group_tokens<1>, &group_tokens<2>};
 
 // Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
 inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
                             int64_t n_tokens, float* y, int64_t y_stride) {
-  const int64_t n_blocks = n / kQK;
-  const size_t bytes = group_bytes(n_blocks);
   auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
-  const auto* g = static_cast<const uint8_t*>(groups);
-  const auto* act = static_cast<const uint8_t*>(acts);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
-    const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
-    act_blocks(n_blocks, act + t0 * act_stride, act_stride, count, blocks);
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
-      const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
-      (count == 1 ? group_tokens<1> : group_tokens<2>)(n_blocks, g + r0 / kGroupRows * bytes, act + t0 * act_stride,
-                                                       act_stride, blocks, m, y + t0 * y_stride + r0, y_stride,
-                                                       t0 == 0);
-    }
-  }
+  sweep_token_groups<ActBlock, kTokens>(n / kQK, group_bytes(n / kQK), static_cast<const uint8_t*>(groups), n_rows,
+                                        static_cast<const uint8_t*>(acts), act_stride, n_tokens, y, y_stride, blocks,
+                                        &act_blocks, kGroupByCount, /*from_memory=*/true);
 }
 
 }  // namespace
