@@ -99,6 +99,29 @@ std::vector<uint8_t>& activation_scratch(size_t slot = 0) {
   return scratch[slot];
 }
 
+// The per-block terms of each token that the interleaved kernels read (avx512::prepare_interleaved_act),
+// made once per call for all its rows and threads, on the calling thread like the activation rows:
+// one buffer for every kind of a call (matmul_many), n_tokens * interleaved_act_bytes per kind, each
+// kind's part a whole number of 64-byte lines (the K-quant terms are read as aligned vectors).
+constexpr size_t kLineBytes = 64;
+size_t whole_lines(size_t bytes) {
+  return (bytes + kLineBytes - 1) / kLineBytes * kLineBytes;
+}
+uint8_t* interleaved_act_scratch(size_t bytes) {
+  struct alignas(kLineBytes) Line {
+    uint8_t bytes[kLineBytes];
+  };
+  thread_local std::vector<Line> scratch;  // grows to the largest call seen, exactly (the planner's figure)
+  const size_t lines = whole_lines(bytes) / kLineBytes;
+  if (scratch.size() < lines) std::vector<Line>(lines).swap(scratch);
+  return scratch.data()->bytes;
+}
+
+// Weight types whose interleaved kernels read the same block terms share them in matmul_many.
+TensorType block_terms_kind(TensorType weight) {
+  return weight == TensorType::Q5_K ? TensorType::Q4_K : weight;
+}
+
 // Weight bytes one sweep of several tokens keeps in cache (L2) while every token group of the
 // call passes them: the tile kernels prepare each token group once per sweep, so sweeps of a
 // few hundred rows beat 32-row ones (Q4_K 203 -> 222 GFLOP/s at 512 tokens, bench_matmul).
@@ -109,12 +132,13 @@ int64_t rows_per_sweep(size_t row_stride) {
   return std::max(kRowsPerTask, rows / kRowsPerTask * kRowsPerTask);
 }
 
-// Rows [row_begin, row_end) of w times the prepared activation rows: matmul's task, a thread's
-// contiguous share of the rows. A tile kernel gets every token at once, over one sweep of rows
+// Rows [row_begin, row_end) of w times the prepared activation rows (and, for interleaved rows,
+// the tokens' prepared block terms `blocks`): matmul's task, a thread's contiguous share of the rows. A tile kernel gets every token at once, over one sweep of rows
 // at a time (the whole share for one token); vec_dot goes kRowsPerTask rows at a time, so that
 // those rows stay in cache while kTokensPerTile tokens pass them.
 void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const uint8_t* act, size_t act_stride,
-                   int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin, int64_t row_end) {
+                   const uint8_t* blocks, int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin,
+                   int64_t row_end) {
   const int64_t n = w.n_cols;
   const auto* weights = static_cast<const uint8_t*>(w.data);
   if (w.interleaved != nullptr) {  // groups of 16 rows; row_begin and the sweeps are multiples of 32
@@ -123,7 +147,8 @@ void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const u
     const int64_t sweep = n_tokens == 1 ? row_end - row_begin : rows_per_sweep(w.row_stride);
     for (int64_t r0 = row_begin; r0 < row_end; r0 += sweep)
       avx512::multiply_interleaved(w.type, n, groups + static_cast<size_t>(r0 / 16) * group_bytes,
-                                   std::min(row_end, r0 + sweep) - r0, act, act_stride, n_tokens, y + r0, y_stride);
+                                   std::min(row_end, r0 + sweep) - r0, act, act_stride, blocks, n_tokens, y + r0,
+                                   y_stride);
     return;
   }
   if (tile != nullptr) {
@@ -173,14 +198,29 @@ void interleave_weight(const WeightView& w, void* out) {
   avx512::interleave(w.type, w.n_cols, w.data, w.row_stride, w.n_rows, out);
 }
 
+size_t interleaved_act_row_bytes(TensorType weight, int64_t n) {
+  if (interleaved_weight_bytes(weight, n, 1) == 0) return 0;
+  return avx512::interleaved_act_bytes(weight, n);
+}
+
+size_t interleaved_act_call_bytes(std::span<const TensorType> weights, int64_t n, int64_t n_tokens) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    bool seen = false;  // an earlier matrix of the same kind holds the terms
+    for (size_t j = 0; j < i; ++j)
+      seen = seen || (block_terms_kind(weights[j]) == block_terms_kind(weights[i]) &&
+                      interleaved_act_row_bytes(weights[j], n) > 0);
+    if (!seen) bytes += whole_lines(interleaved_act_row_bytes(weights[i], n) * static_cast<size_t>(n_tokens));
+  }
+  return bytes;
+}
+
 size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t n_tokens, int n_threads) {
   const VecDotTileFn tile = active_vec_dot_tile_kernel(weight);
   const auto row = row_bytes(weight, n);
   if (tile == nullptr || !row || n_rows < 1 || n_tokens < 1) return 0;
-  if (interleaved_weight_bytes(weight, n, n_rows) > 0) {  // the model's matrices: only the tokens' block sums
-    constexpr size_t kUnit = 64;
-    return (avx512::interleaved_scratch_bytes(weight, n) + kUnit - 1) / kUnit * kUnit;
-  }
+  // The model's interleaved matrices read their block terms from the call's buffer.
+  if (interleaved_weight_bytes(weight, n, n_rows) > 0) return 0;
   // The most rows one tile call gets: multiply_rows' sweep of the largest row task.
   const int64_t share = std::min(n_rows, RowTasks(n_rows, n_threads).largest());
   const int64_t rows = n_tokens == 1 ? share : std::min(share, rows_per_sweep(*row));
@@ -273,16 +313,23 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
   // Activation rows in the vec_dot type: F32 rows are used in place.
   const uint8_t* act = reinterpret_cast<const uint8_t*>(x);  // [n_tokens] rows of act_stride bytes
   size_t act_stride = static_cast<size_t>(x_stride) * sizeof(float);
+  const uint8_t* blocks = nullptr;  // interleaved rows' block terms of each token
   if (vec_dot_type(w.type) != TensorType::F32) {
     act_stride = activation_row_bytes(w.type, n);
     std::vector<uint8_t>& scratch = activation_scratch();
     if (scratch.size() < act_stride * static_cast<size_t>(n_tokens))
       scratch.resize(act_stride * static_cast<size_t>(n_tokens));
     uint8_t* prepared = scratch.data();
+    // Interleaved rows: each token's block terms too, block_stride bytes per token.
+    const size_t block_stride = w.interleaved != nullptr ? avx512::interleaved_act_bytes(w.type, n) : 0;
+    uint8_t* terms = block_stride > 0 ? interleaved_act_scratch(block_stride * static_cast<size_t>(n_tokens)) : nullptr;
     pool.parallel_for(n_tokens, [&](int64_t t, int) {
       prepare_activation_row(w.type, x + t * x_stride, prepared + t * act_stride, n);
+      if (terms != nullptr)
+        avx512::prepare_interleaved_act(w.type, n, prepared + t * act_stride, t, n_tokens, terms);
     });
     act = prepared;
+    blocks = terms;
   }
 
   // The tile kernel where this type has one: the same bits as `dot`, weight blocks
@@ -291,7 +338,8 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, int64_t x_str
   const VecDotTileFn tile = active_vec_dot_tile_kernel(w.type);
   const RowTasks tasks(w.n_rows, pool.size());
   pool.parallel_for(tasks.count, [&](int64_t task, int) {
-    multiply_rows(w, dot, tile, act, act_stride, n_tokens, y, y_stride, tasks.begin[task], tasks.begin[task + 1]);
+    multiply_rows(w, dot, tile, act, act_stride, blocks, n_tokens, y, y_stride, tasks.begin[task],
+                  tasks.begin[task + 1]);
   });
 }
 
@@ -305,23 +353,33 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
       fail(fmt::format("matmul_many: a matrix of {} columns among matrices of {}", t.w->n_cols, n));
   }
   if (n_tokens == 0) return;
-  // Each distinct activation layout once (F32 rows are used in place).
+  // Each distinct activation layout once (F32 rows are used in place), and each kind of
+  // interleaved block terms once, after it.
   struct Layout {
     TensorType type;
     const uint8_t* act;
     size_t stride;
   };
   std::vector<Layout> layouts;  // a handful: one per activation type
+  struct Terms {
+    TensorType weight;  // a weight type of this kind (block_terms_kind)
+    size_t layout;      // the activation rows they are made from
+    size_t offset;      // in the call's interleaved_act_scratch
+    size_t stride;      // bytes per token
+  };
+  std::vector<Terms> terms;  // a handful: one per kind
   struct Job {
     const MatmulTarget* target;
     VecDotFn dot;
     VecDotTileFn tile;
     size_t layout;
+    size_t terms;  // index in `terms`, or terms.size() for rows in file order
     int64_t first_task;
     RowTasks tasks;
   };
   std::vector<Job> jobs;
   int64_t n_tasks = 0;
+  size_t terms_bytes = 0;
   for (const MatmulTarget& t : targets) {
     const TensorType act_type = vec_dot_type(t.w->type);
     size_t layout = 0;
@@ -331,20 +389,44 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
         layouts.push_back({act_type, reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(x_stride) * sizeof(float)});
       } else {
         if (layouts.size() >= kMaxActivationTypes) fail("matmul_many: too many activation types");
-        const size_t stride = activation_row_bytes(t.w->type, n);
-        std::vector<uint8_t>& scratch = activation_scratch(layouts.size());
-        if (scratch.size() < stride * static_cast<size_t>(n_tokens)) scratch.resize(stride * static_cast<size_t>(n_tokens));
-        uint8_t* prepared = scratch.data();
-        const TensorType weight_type = t.w->type;
-        pool.parallel_for(n_tokens, [&](int64_t tok, int) {
-          prepare_activation_row(weight_type, x + tok * x_stride, prepared + tok * stride, n);
-        });
-        layouts.push_back({act_type, prepared, stride});
+        layouts.push_back({act_type, nullptr, activation_row_bytes(t.w->type, n)});
       }
     }
-    jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type), layout, n_tasks,
+    size_t kind = terms.size();
+    if (t.w->interleaved != nullptr) {
+      kind = 0;
+      while (kind < terms.size() && block_terms_kind(terms[kind].weight) != block_terms_kind(t.w->type)) ++kind;
+      if (kind == terms.size()) {
+        const size_t stride = avx512::interleaved_act_bytes(t.w->type, n);
+        terms.push_back({t.w->type, layout, terms_bytes, stride});
+        terms_bytes += whole_lines(stride * static_cast<size_t>(n_tokens));
+      }
+    }
+    jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type), layout, kind, n_tasks,
                     RowTasks(t.w->n_rows, pool.size())});
     n_tasks += jobs.back().tasks.count;
+  }
+  uint8_t* terms_base = terms_bytes > 0 ? interleaved_act_scratch(terms_bytes) : nullptr;
+  for (size_t l = 0; l < layouts.size(); ++l) {
+    Layout& layout = layouts[l];
+    if (layout.type == TensorType::F32) continue;
+    std::vector<uint8_t>& scratch = activation_scratch(l);
+    if (scratch.size() < layout.stride * static_cast<size_t>(n_tokens))
+      scratch.resize(layout.stride * static_cast<size_t>(n_tokens));
+    uint8_t* prepared = scratch.data();
+    const size_t stride = layout.stride;
+    pool.parallel_for(n_tokens, [&](int64_t tok, int) {
+      uint8_t* row = prepared + tok * stride;
+      for (const Job& job : jobs)  // the first matrix of this layout converts the row
+        if (job.layout == l) {
+          prepare_activation_row(job.target->w->type, x + tok * x_stride, row, n);
+          break;
+        }
+      for (const Terms& k : terms)
+        if (k.layout == l)
+          avx512::prepare_interleaved_act(k.weight, n, row, tok, n_tokens, terms_base + k.offset);
+    });
+    layout.act = prepared;
   }
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
     size_t j = jobs.size() - 1;
@@ -352,8 +434,9 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     const Job& job = jobs[j];
     const WeightView& w = *job.target->w;
     const int64_t k = task - job.first_task;
-    multiply_rows(w, job.dot, job.tile, layouts[job.layout].act, layouts[job.layout].stride, n_tokens, job.target->y,
-                  job.target->y_stride, job.tasks.begin[k], job.tasks.begin[k + 1]);
+    const uint8_t* blocks = job.terms < terms.size() ? terms_base + terms[job.terms].offset : nullptr;
+    multiply_rows(w, job.dot, job.tile, layouts[job.layout].act, layouts[job.layout].stride, blocks, n_tokens,
+                  job.target->y, job.target->y_stride, job.tasks.begin[k], job.tasks.begin[k + 1]);
   });
 }
 

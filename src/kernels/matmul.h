@@ -37,6 +37,15 @@ size_t interleaved_weight_bytes(TensorType type, int64_t n_cols, int64_t n_rows)
 // view with `interleaved = out` then multiplies from there. Throws for a type without layout.
 void interleave_weight(const WeightView& w, void* out);
 
+// Bytes per token of the block terms that matmul prepares once per call, with the activation
+// rows and on the calling thread, for `weight` rows held interleaved (0 when it has no layout on
+// this level). matmul_many holds one such buffer for each kind among its matrices (Q4_K and Q5_K
+// share theirs); every kind's part is a whole number of 64-byte lines.
+size_t interleaved_act_row_bytes(TensorType weight, int64_t n);
+// That buffer's bytes for one matmul (or matmul_many) of n_tokens tokens over matrices of these
+// types, held interleaved where they have a layout, n values per row.
+size_t interleaved_act_call_bytes(std::span<const TensorType> weights, int64_t n, int64_t n_tokens);
+
 // The activation type that `weight` rows are dotted against.
 TensorType vec_dot_type(TensorType weight);
 // True when matmul supports this weight type.

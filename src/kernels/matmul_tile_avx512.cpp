@@ -129,34 +129,59 @@ void interleave(TensorType weight, int64_t n, const void* rows, size_t row_strid
 }
 
 void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int64_t n_rows, const void* acts,
-                          size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+                          size_t act_stride, const void* act_blocks, int64_t n_tokens, float* y, int64_t y_stride) {
   switch (weight) {
     case TensorType::Q8_0:
-      return tile::wide::q8_0::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+      return tile::wide::q8_0::run_interleaved(n, groups, n_rows, acts, act_stride, act_blocks, n_tokens, y, y_stride);
     case TensorType::Q4_K:
-      return tile::wide::q4_k::run_interleaved<quant::BlockQ4_K>(n, groups, n_rows, acts, act_stride, n_tokens, y,
-                                                                 y_stride);
+      return tile::wide::q4_k::run_interleaved<quant::BlockQ4_K>(n, groups, n_rows, acts, act_stride, act_blocks,
+                                                                 n_tokens, y, y_stride);
     case TensorType::Q5_K:
-      return tile::wide::q4_k::run_interleaved<quant::BlockQ5_K>(n, groups, n_rows, acts, act_stride, n_tokens, y,
-                                                                 y_stride);
+      return tile::wide::q4_k::run_interleaved<quant::BlockQ5_K>(n, groups, n_rows, acts, act_stride, act_blocks,
+                                                                 n_tokens, y, y_stride);
     case TensorType::Q6_K:
-      return tile::wide::q6_k::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+      return tile::wide::q6_k::run_interleaved(n, groups, n_rows, acts, act_stride, act_blocks, n_tokens, y, y_stride);
     default:
-      return tile::wide::run_interleaved(n, groups, n_rows, acts, act_stride, n_tokens, y, y_stride);
+      return tile::wide::run_interleaved(n, groups, n_rows, acts, act_stride, act_blocks, n_tokens, y, y_stride);
   }
 }
 
-size_t interleaved_scratch_bytes(TensorType weight, int64_t n) {
+size_t interleaved_act_bytes(TensorType weight, int64_t n) {
   switch (weight) {
     case TensorType::Q8_0:
-      return tile::wide::q8_0::act_blocks_bytes(n);
+      return tile::wide::q8_0::act_row_bytes(n);
     case TensorType::Q4_K:
     case TensorType::Q5_K:
-      return tile::wide::q4_k::act_blocks_bytes(n);
+      return tile::wide::q4_k::act_row_bytes(n);
     case TensorType::Q6_K:
-      return tile::wide::q6_k::act_blocks_bytes(n);
+      return tile::wide::q6_k::act_row_bytes(n);
     default:
-      return tile::wide::act_blocks_bytes(n);
+      return tile::wide::act_row_bytes(n);
+  }
+}
+
+void prepare_interleaved_act(TensorType weight, int64_t n, const void* act_row, int64_t token, int64_t n_tokens,
+                             void* blocks) {
+  namespace wide = tile::wide;
+  const auto* row = static_cast<const uint8_t*>(act_row);
+  int64_t first = 0, stride = 0;
+  switch (weight) {
+    case TensorType::Q8_0:
+      wide::act_block_slot<wide::q8_0::kTokens>(n / quant::kQK, token, n_tokens, first, stride);
+      return wide::q8_0::act_block_row(n / quant::kQK, row, n_tokens,
+                                       static_cast<wide::q8_0::ActBlock*>(blocks) + first, stride);
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+      wide::act_block_slot<wide::q4_k::kTokens>(n / quant::kQK_K, token, n_tokens, first, stride);
+      return wide::q4_k::act_block_row(n / quant::kQK_K, row, n_tokens,
+                                       static_cast<wide::q4_k::ActBlock*>(blocks) + first, stride);
+    case TensorType::Q6_K:
+      wide::act_block_slot<wide::q6_k::kTokens>(n / quant::kQK_K, token, n_tokens, first, stride);
+      return wide::q6_k::act_block_row(n / quant::kQK_K, row, n_tokens,
+                                       static_cast<wide::q6_k::ActBlock*>(blocks) + first, stride);
+    default:
+      wide::act_block_slot<wide::kTokens>(n / quant::kQK, token, n_tokens, first, stride);
+      return wide::act_block_row(n / quant::kQK, row, n_tokens, static_cast<wide::ActBlock*>(blocks) + first, stride);
   }
 }
 

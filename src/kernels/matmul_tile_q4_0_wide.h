@@ -72,14 +72,29 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
 }
 
 // A token's block: minus 8 * (sum of its 32 activations), the bias term the digits q + 8 add to
-// isum, and fp16(a.d). [n_blocks][count] per token group.
+// isum, and fp16(a.d). A call's are made once, with its activation rows (matmul.cpp), in the
+// order act_block_slot gives.
 struct ActBlock {
   int32_t minus_bias;
   float d;
 };
 
-inline size_t act_blocks_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK) * kTokens * sizeof(ActBlock);
+// Where a call's ActBlocks go: token groups of kTokens in turn, each [n_blocks][count] (a block's
+// tokens side by side, as the group kernels read them). Token `token` of n_tokens writes its
+// block b at [first + b * stride].
+template <int kTokens>
+inline void act_block_slot(int64_t n_blocks, int64_t token, int64_t n_tokens, int64_t& first, int64_t& stride) {
+  const int64_t t0 = token / kTokens * kTokens;
+  stride = std::min<int64_t>(kTokens, n_tokens - t0);
+  first = t0 * n_blocks + (token - t0);
+}
+
+// Bytes of one token's ActBlocks (act_block_row), and of n_tokens tokens'.
+inline size_t act_row_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK) * sizeof(ActBlock);
+}
+inline size_t act_blocks_bytes(int64_t n, int64_t n_tokens) {
+  return static_cast<size_t>(n_tokens) * act_row_bytes(n);
 }
 
 // The 8 sums of 4 consecutive activations of a block (in [-128, 127]: exact).
@@ -87,14 +102,13 @@ inline __m256i quad_sums(const int8_t* qs) {
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), simd::load32(qs));
 }
 
-// The ActBlocks of `count` tokens (row t at act + t * act_stride), [n_blocks][count].
-inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
-  for (int t = 0; t < count; ++t) {
-    const auto* row = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      // 8 * the sum of 32 activations fits int32 easily.
-      out[b * count + t] = {-8 * simd::hsum_epi32(quad_sums(row[b].qs)), simd::fp16(row[b].d)};
-    }
+// One token's ActBlocks from its activation row, block b at out[b * stride] (n_tokens: the
+// call's, unused here).
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out, int64_t stride) {
+  const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    // 8 * the sum of 32 activations fits int32 easily.
+    out[b * stride] = {-8 * simd::hsum_epi32(quad_sums(row[b].qs)), simd::fp16(row[b].d)};
   }
 }
 
@@ -118,7 +132,8 @@ inline __m512i broadcast4(const int8_t* p) {
 }
 
 // The outputs of one group of 16 rows (m of them stored) for one token group, as every
-// interleaved layout's kernel computes them; `from_memory`: the group is read for the first
+// interleaved layout's kernel computes them: `act` and `blocks` at the group's first token
+// (blocks[b * count + t]: token t's block b); `from_memory`: the group is read for the first
 // time in this call, from the model's rows (prefetched as decode).
 template <typename ActBlock>
 using GroupKernel = void (*)(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
@@ -143,14 +158,14 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
       w[k + 4] = _mm512_and_si512(_mm512_srli_epi32(packed, 4), _mm512_set1_epi8(0x0F));
     }
     const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
-    const ActBlock* ab = blocks + b * T;
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
+      const ActBlock& ab = blocks[b * T + t];
       const int8_t* qa = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b].qs;
-      __m512i isum = _mm512_set1_epi32(ab[t].minus_bias);
+      __m512i isum = _mm512_set1_epi32(ab.minus_bias);
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) isum = _mm512_dpbusd_epi32(isum, w[j], broadcast4(qa + 4 * j));  // <= 32 * 15 * 128
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, _mm512_set1_ps(ab[t].d)), acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d_w, _mm512_set1_ps(ab.d)), acc[t]);
     }
   }
   const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
@@ -165,21 +180,18 @@ constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {
     &group_tokens<13>, &group_tokens<14>, &group_tokens<15>, &group_tokens<16>};
 
 // Interleaved rows [0, n_rows) (groups of group_bytes from `groups`) times every token, token
-// groups of up to kTokens passing all rows; `blocks` holds a token group's ActBlocks, which
-// act_blocks writes; by_count[k - 1] computes k tokens. Shared by every interleaved layout.
+// groups of up to kTokens passing all rows; `blocks`: every token's ActBlocks (act_block_slot);
+// by_count[k - 1] computes k tokens. Shared by every interleaved layout.
 template <typename ActBlock, int kTokens>
 void sweep_token_groups(int64_t n_blocks, size_t group_bytes, const uint8_t* groups, int64_t n_rows, const uint8_t* act,
-                        size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks,
-                        void (*act_blocks)(int64_t, const uint8_t*, size_t, int, ActBlock*),
+                        size_t act_stride, const ActBlock* blocks, int64_t n_tokens, float* y, int64_t y_stride,
                         const GroupKernel<ActBlock> (&by_count)[kTokens], bool from_memory) {
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
     const int count = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
-    const uint8_t* group_act = act + t0 * act_stride;
-    act_blocks(n_blocks, group_act, act_stride, count, blocks);
     for (int64_t r0 = 0; r0 < n_rows; r0 += kGroupRows) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, n_rows - r0));
-      by_count[count - 1](n_blocks, groups + r0 / kGroupRows * group_bytes, group_act, act_stride, blocks, m,
-                          y + t0 * y_stride + r0, y_stride, from_memory && t0 == 0);
+      by_count[count - 1](n_blocks, groups + r0 / kGroupRows * group_bytes, act + t0 * act_stride, act_stride,
+                          blocks + t0 * n_blocks, m, y + t0 * y_stride + r0, y_stride, from_memory && t0 == 0);
     }
   }
 }
@@ -192,20 +204,14 @@ inline __m512 sum_lanes(const __m512 (&lanes)[8]) {
   return _mm512_add_ps(_mm512_add_ps(r0, r2), _mm512_add_ps(r1, r3));
 }
 
-// Q4_0's interleaved rows times every token; `from_memory` as in GroupKernel.
-inline void multiply_groups(int64_t n, const uint8_t* groups, int64_t n_rows, const uint8_t* act, size_t act_stride,
-                            int64_t n_tokens, float* y, int64_t y_stride, ActBlock* blocks, bool from_memory) {
-  sweep_token_groups<ActBlock, kTokens>(n / kQK, group_bytes(n / kQK), groups, n_rows, act, act_stride, n_tokens, y,
-                                        y_stride, blocks, &act_blocks, kGroupByCount, from_memory);
-}
-
 // Rows in the model's interleaved layout (`groups` at the group of row 0; n_rows: the rows
-// wanted from there), any token count.
+// wanted from there), any token count; `blocks`: the tokens' ActBlocks (act_block_row).
 inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
-                            int64_t n_tokens, float* y, int64_t y_stride) {
-  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
-  multiply_groups(n, static_cast<const uint8_t*>(groups), n_rows, static_cast<const uint8_t*>(acts), act_stride,
-                  n_tokens, y, y_stride, blocks, /*from_memory=*/true);
+                            const void* blocks, int64_t n_tokens, float* y, int64_t y_stride) {
+  sweep_token_groups<ActBlock, kTokens>(n / kQK, group_bytes(n / kQK), static_cast<const uint8_t*>(groups), n_rows,
+                                        static_cast<const uint8_t*>(acts), act_stride,
+                                        static_cast<const ActBlock*>(blocks), n_tokens, y, y_stride, kGroupByCount,
+                                        /*from_memory=*/true);
 }
 
 // The VecDotTileFn, rows in file order.
@@ -221,16 +227,22 @@ void run_rows(int64_t n, const void* weights, size_t row_stride, int64_t n_rows,
   const int64_t chunk = std::min(n_rows, chunk_rows(n));
   const size_t bytes = group_bytes(n_blocks);
   const int64_t chunk_groups = (chunk + kGroupRows - 1) / kGroupRows;
-  uint8_t* scratch = tile_scratch(chunk_groups * bytes + act_blocks_bytes(n));
+  uint8_t* scratch = tile_scratch(chunk_groups * bytes + act_blocks_bytes(n, n_tokens));
   auto* blocks = reinterpret_cast<ActBlock*>(scratch + chunk_groups * bytes);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    int64_t first, stride;
+    act_block_slot<kTokens>(n_blocks, t, n_tokens, first, stride);
+    act_block_row(n_blocks, static_cast<const uint8_t*>(acts) + t * act_stride, n_tokens, blocks + first, stride);
+  }
   for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
     const int64_t rows = std::min(chunk, n_rows - r0);
     for (int64_t g = 0; g * kGroupRows < rows; ++g) {
       const int m = static_cast<int>(std::min<int64_t>(kGroupRows, rows - g * kGroupRows));
       interleave_group(n_blocks, w + (r0 + g * kGroupRows) * row_stride, row_stride, m, scratch + g * bytes);
     }
-    multiply_groups(n, scratch, rows, static_cast<const uint8_t*>(acts), act_stride, n_tokens, y + r0, y_stride,
-                    blocks, /*from_memory=*/false);
+    sweep_token_groups<ActBlock, kTokens>(n_blocks, bytes, scratch, rows, static_cast<const uint8_t*>(acts),
+                                          act_stride, blocks, n_tokens, y + r0, y_stride, kGroupByCount,
+                                          /*from_memory=*/false);
   }
 }
 
@@ -239,7 +251,7 @@ template <class P>
 size_t run_rows_scratch_bytes(int64_t n, int64_t n_rows, int64_t n_tokens) {
   if (n_tokens < kMinTokens) return LaneSums<P>::scratch_bytes(n, n_tokens);
   const int64_t groups = (std::min(n_rows, chunk_rows(n)) + kGroupRows - 1) / kGroupRows;
-  return static_cast<size_t>(groups) * group_bytes(n / kQK) + act_blocks_bytes(n);
+  return static_cast<size_t>(groups) * group_bytes(n / kQK) + act_blocks_bytes(n, n_tokens);
 }
 
 }  // namespace

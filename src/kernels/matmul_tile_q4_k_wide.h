@@ -84,7 +84,8 @@ void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, 
 // A token's block: its Q8_K scale, the int16 pairs (bsums[4p] + bsums[4p + 1],
 // bsums[4p + 2] + bsums[4p + 3]) that meet (min 2p, min 2p + 1) in one vpdpwssd (each sum of 32
 // activations is at most 32 * 128: int16), and, for several tokens, the activations biased to
-// a + 128 (vpdpbusd's unsigned operand). [n_blocks][count] per token group.
+// a + 128 (vpdpbusd's unsigned operand). A call's are made once, with its activation rows
+// (matmul.cpp), in the order act_block_slot gives.
 struct alignas(64) ActBlock {
   uint8_t biased[kQK_K];
   int32_t sum_pairs[4];
@@ -95,25 +96,25 @@ struct alignas(64) ActBlock {
 // serves them all (16 spill: 2048 x 2048 at 512 tokens 14.3 against 12.2 ms).
 constexpr int kTokens = 8;
 
-inline size_t act_blocks_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK_K) * kTokens * sizeof(ActBlock);
+inline size_t act_row_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK_K) * sizeof(ActBlock);
 }
 
-inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
-  for (int t = 0; t < count; ++t) {
-    const auto* row = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      ActBlock& a = out[b * count + t];
-      for (int p = 0; p < 4; ++p) {
-        const auto first = static_cast<uint16_t>(row[b].bsums[4 * p] + row[b].bsums[4 * p + 1]);
-        const auto second = static_cast<uint16_t>(row[b].bsums[4 * p + 2] + row[b].bsums[4 * p + 3]);
-        a.sum_pairs[p] = static_cast<int32_t>(first | static_cast<uint32_t>(second) << 16);
-      }
-      a.d = row[b].d;
-      for (int c = 0; c < 8 && count > 1; ++c)  // one token takes group_token, which reads qs in place
-        _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
-                           _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
+// One token's ActBlocks, block b at out[b * stride]; the biased activations only for a call of
+// several tokens (one token takes group_token, which reads qs in place).
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out, int64_t stride) {
+  const auto* row = reinterpret_cast<const BlockQ8_K*>(act_row);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    ActBlock& a = out[b * stride];
+    for (int p = 0; p < 4; ++p) {
+      const auto first = static_cast<uint16_t>(row[b].bsums[4 * p] + row[b].bsums[4 * p + 1]);
+      const auto second = static_cast<uint16_t>(row[b].bsums[4 * p + 2] + row[b].bsums[4 * p + 3]);
+      a.sum_pairs[p] = static_cast<int32_t>(first | static_cast<uint32_t>(second) << 16);
     }
+    a.d = row[b].d;
+    for (int c = 0; c < 8 && n_tokens > 1; ++c)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
+                         _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
   }
 }
 
@@ -316,14 +317,15 @@ constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {
     &group_token<Block, 1>, &group_tokens<Block, 2>, &group_tokens<Block, 3>, &group_tokens<Block, 4>,
     &group_tokens<Block, 5>, &group_tokens<Block, 6>, &group_tokens<Block, 7>, &group_tokens<Block, 8>};
 
-// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
+// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token; `blocks`:
+// their ActBlocks (act_block_row).
 template <typename Block>
 void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
-                     int64_t n_tokens, float* y, int64_t y_stride) {
-  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
+                     const void* blocks, int64_t n_tokens, float* y, int64_t y_stride) {
   sweep_token_groups<ActBlock, kTokens>(n / kQK_K, group_bytes<Block>(n / kQK_K), static_cast<const uint8_t*>(groups),
-                                        n_rows, static_cast<const uint8_t*>(acts), act_stride, n_tokens, y, y_stride,
-                                        blocks, &act_blocks, kGroupByCount<Block>, /*from_memory=*/true);
+                                        n_rows, static_cast<const uint8_t*>(acts), act_stride,
+                                        static_cast<const ActBlock*>(blocks), n_tokens, y, y_stride,
+                                        kGroupByCount<Block>, /*from_memory=*/true);
 }
 
 }  // namespace

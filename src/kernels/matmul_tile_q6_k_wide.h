@@ -69,7 +69,8 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
 // A token's block: lane l of chunk c as the int16 pair (32 * (a0 + a1), 32 * (a2 + a3)) of its
 // 4 activations (at most 32 * 256: int16), which vpmaddubsw's digit sums carry on top of the
 // signed digit - 32 (one token); the activations biased to a + 128 (vpdpbusd's unsigned operand,
-// several tokens); and the token's Q8_K scale. [n_blocks][count] per token group.
+// several tokens); and the token's Q8_K scale. A call's are made once, with its activation rows
+// (matmul.cpp), in the order act_block_slot gives.
 struct alignas(64) ActBlock {
   uint8_t biased[kQK_K];
   int32_t bias[8][8];  // [c][l]
@@ -79,23 +80,24 @@ struct alignas(64) ActBlock {
 // Tokens per pass over a group.
 constexpr int kTokens = 8;
 
-inline size_t act_blocks_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK_K) * kTokens * sizeof(ActBlock);
+inline size_t act_row_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK_K) * sizeof(ActBlock);
 }
 
-inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
-  for (int t = 0; t < count; ++t) {
-    const auto* row = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      ActBlock& a = out[b * count + t];
-      for (int c = 0; c < 8 && count == 1; ++c)  // int32 lane l of vpmaddubsw(32, a): words 2l, 2l + 1
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bias[c]),
-                            _mm256_maddubs_epi16(_mm256_set1_epi8(32), simd::load32(row[b].qs + 32 * c)));
-      for (int c = 0; c < 8 && count > 1; ++c)  // one token takes group_token, which reads `bias`
-        _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
-                           _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
-      a.d = row[b].d;
-    }
+// One token's ActBlocks, block b at out[b * stride]: `bias` where a token group of one token can occur (group_token),
+// `biased` for a call of several tokens (group_tokens).
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out, int64_t stride) {
+  const auto* row = reinterpret_cast<const BlockQ8_K*>(act_row);
+  const bool one = n_tokens % kTokens == 1, several = n_tokens > 1;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    ActBlock& a = out[b * stride];
+    for (int c = 0; c < 8 && one; ++c)  // int32 lane l of vpmaddubsw(32, a): words 2l, 2l + 1
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bias[c]),
+                          _mm256_maddubs_epi16(_mm256_set1_epi8(32), simd::load32(row[b].qs + 32 * c)));
+    for (int c = 0; c < 8 && several; ++c)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
+                         _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
+    a.d = row[b].d;
   }
 }
 
@@ -260,13 +262,14 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
 constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {&group_token<1>, &group_tokens<2>, &group_tokens<3>, &group_tokens<4>,
                                             &group_tokens<5>, &group_tokens<6>, &group_tokens<7>, &group_tokens<8>};
 
-// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
+// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token; `blocks`:
+// their ActBlocks (act_block_row).
 inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
-                            int64_t n_tokens, float* y, int64_t y_stride) {
-  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
+                            const void* blocks, int64_t n_tokens, float* y, int64_t y_stride) {
   sweep_token_groups<ActBlock, kTokens>(n / kQK_K, group_bytes(n / kQK_K), static_cast<const uint8_t*>(groups),
-                                        n_rows, static_cast<const uint8_t*>(acts), act_stride, n_tokens, y, y_stride,
-                                        blocks, &act_blocks, kGroupByCount, /*from_memory=*/true);
+                                        n_rows, static_cast<const uint8_t*>(acts), act_stride,
+                                        static_cast<const ActBlock*>(blocks), n_tokens, y, y_stride, kGroupByCount,
+                                        /*from_memory=*/true);
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
 }
 
 // A token's block: minus 128 * (sum of activations 4l..4l+3) for each lane l, and fp16(a.d).
-// [n_blocks][count] per token group.
+// A call's are made once, with its activation rows (matmul.cpp), in the order act_block_slot gives.
 struct ActBlock {
   int32_t minus_bias[8];
   float d;
@@ -60,20 +60,17 @@ struct ActBlock {
 // Tokens per pass over a group: 8 accumulators each, with 8 weight registers.
 constexpr int kTokens = 2;
 
-inline size_t act_blocks_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK) * kTokens * sizeof(ActBlock);
+inline size_t act_row_bytes(int64_t n) {
+  return static_cast<size_t>(n / kQK) * sizeof(ActBlock);
 }
 
-inline void act_blocks(int64_t n_blocks, const uint8_t* act, size_t act_stride, int count, ActBlock* out) {
-  for (int t = 0; t < count; ++t) {
-    const auto* row = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride);
-    for (int64_t b = 0; b < n_blocks; ++b) {
-      // 128 * a 4-element sum is far from overflow.
-      ActBlock& a = out[b * count + t];
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.minus_bias),
-                          _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(quad_sums(row[b].qs), 7)));
-      a.d = simd::fp16(row[b].d);
-    }
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out, int64_t stride) {
+  const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    // 128 * a 4-element sum is far from overflow.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b * stride].minus_bias),
+                        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(quad_sums(row[b].qs), 7)));
+    out[b * stride].d = simd::fp16(row[b].d);
   }
 }
 
@@ -108,13 +105,14 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
 
 constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {&group_tokens<1>, &group_tokens<2>};
 
-// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token.
+// Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token; `blocks`:
+// their ActBlocks (act_block_row).
 inline void run_interleaved(int64_t n, const void* groups, int64_t n_rows, const void* acts, size_t act_stride,
-                            int64_t n_tokens, float* y, int64_t y_stride) {
-  auto* blocks = reinterpret_cast<ActBlock*>(tile_scratch(act_blocks_bytes(n)));
+                            const void* blocks, int64_t n_tokens, float* y, int64_t y_stride) {
   sweep_token_groups<ActBlock, kTokens>(n / kQK, group_bytes(n / kQK), static_cast<const uint8_t*>(groups), n_rows,
-                                        static_cast<const uint8_t*>(acts), act_stride, n_tokens, y, y_stride, blocks,
-                                        &act_blocks, kGroupByCount, /*from_memory=*/true);
+                                        static_cast<const uint8_t*>(acts), act_stride,
+                                        static_cast<const ActBlock*>(blocks), n_tokens, y, y_stride, kGroupByCount,
+                                        /*from_memory=*/true);
 }
 
 }  // namespace

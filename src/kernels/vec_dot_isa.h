@@ -55,14 +55,19 @@ size_t tile_scratch_bytes(TensorType weight, int64_t n, int64_t n_rows, int64_t 
 // Q4_0, Q8_0, Q4_K, Q5_K and Q6_K rows interleaved by 16 (matmul_tile_q4_0_wide.h,
 // matmul_tile_q8_0_wide.h, matmul_tile_q4_k_wide.h, matmul_tile_q6_k_wide.h),
 // made once by the model: the layout's bytes (0 for other types), the bytes of one group of 16
-// rows, the layout written from rows in file order, matmul's product over rows [0, n_rows) of
-// it (`groups` at the group of the first row), and that product's tile_scratch bytes.
+// rows, the layout written from rows in file order, and matmul's product over rows [0, n_rows)
+// of it (`groups` at the group of the first row). The product also reads per-block terms of each
+// token (its ActBlocks, act_blocks: n_tokens * interleaved_act_bytes), which the call prepares
+// once for all its rows and threads: prepare_interleaved_act writes those of token `token` of
+// the call's n_tokens into act_blocks, where the kernels look for them.
 size_t interleaved_bytes(TensorType weight, int64_t n, int64_t n_rows);
 size_t interleaved_group_bytes(TensorType weight, int64_t n);
 void interleave(TensorType weight, int64_t n, const void* rows, size_t row_stride, int64_t n_rows, void* out);
+size_t interleaved_act_bytes(TensorType weight, int64_t n);
+void prepare_interleaved_act(TensorType weight, int64_t n, const void* act_row, int64_t token, int64_t n_tokens,
+                             void* act_blocks);
 void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int64_t n_rows, const void* acts,
-                          size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride);
-size_t interleaved_scratch_bytes(TensorType weight, int64_t n);
+                          size_t act_stride, const void* act_blocks, int64_t n_tokens, float* y, int64_t y_stride);
 
 // Activation quantizers with the scalar ones' bytes (act_quant_avx512.cpp).
 void quantize_act_q8_0(const float* x, void* dst, int64_t n);

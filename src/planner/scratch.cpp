@@ -2,6 +2,8 @@
 #include "planner/scratch.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "base/tensor_type.h"
 #include "kernels/attention_kernels.h"
@@ -28,7 +30,23 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
   // weight's vec_dot type, in one buffer on the calling thread.
   // Each thread that runs a share of a matmul also grows its tile_scratch to the packed token
   // group of the widest call (kernels::tile_scratch_bytes; 0 where tiles read in place).
+  // Interleaved matrices also read per-block terms of each token, made once per call on the calling
+  // thread, one part per kind of the call's matrices (kernels::interleaved_act_call_bytes): Q, K
+  // and V are one call, gate and up another (model/forward.cpp), every other matrix its own.
   uint64_t prepared = 0, tiles = 0;
+  struct Call {
+    std::string key;
+    int64_t cols = 0, rows = 0;
+    std::vector<TensorType> types;
+  };
+  std::vector<Call> calls;
+  const auto call_key = [](const std::string& name) {
+    for (const char* part : {"attn_q.", "attn_k.", "attn_v."})
+      if (const auto at = name.find(part); at != std::string::npos) return name.substr(0, at) + "qkv";
+    for (const char* part : {"ffn_gate.", "ffn_up."})
+      if (const auto at = name.find(part); at != std::string::npos) return name.substr(0, at) + "gate_up";
+    return name;
+  };
   for (const auto& t : weights.tensors) {
     if (t.shape.size() < 2 || !kernels::supports_weight_type(t.type)) continue;
     const bool output = t.name == "output.weight" || (s.tied_embeddings && t.name == "token_embd.weight");
@@ -42,8 +60,14 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
     const auto rows = static_cast<int64_t>(output ? n_want : n);
     prepared = std::max<uint64_t>(prepared, kernels::activation_row_bytes(t.type, cols) * static_cast<uint64_t>(rows));
     tiles = std::max<uint64_t>(tiles, kernels::tile_scratch_bytes(t.type, cols, matrix_rows, rows, p.threads));
+    const std::string key = call_key(t.name);
+    auto call = std::find_if(calls.begin(), calls.end(), [&](const Call& c) { return c.key == key; });
+    if (call == calls.end()) call = calls.insert(calls.end(), Call{key, cols, rows, {}});
+    call->types.push_back(t.type);
   }
-  b.activations += prepared + tiles * static_cast<uint64_t>(std::max(p.threads, 1));
+  uint64_t terms = 0;
+  for (const Call& c : calls) terms = std::max<uint64_t>(terms, kernels::interleaved_act_call_bytes(c.types, c.cols, c.rows));
+  b.activations += prepared + terms + tiles * static_cast<uint64_t>(std::max(p.threads, 1));
   // kernels::AttentionScratch per thread, for one task's query heads (the GQA group sharing a
   // KV head) over ctx keys: rows [2 * ctx] K/V pointers, scores [group, ctx] f32, the kernels'
   // work floats, and Q8_0 query rows [group].
