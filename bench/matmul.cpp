@@ -5,12 +5,15 @@
 //   build-E1/bench/bench_matmul --benchmark_filter=Matmul
 // BM_Prefill: model-shaped products (2048 x 2048, 5632 x 2048) at 1..512
 // tokens, through matmul (tile kernels) and through the per-output vec_dot
-// loop matmul ran before them, in one binary so both see the same machine.
+// loop matmul ran before them, in one binary so both see the same machine. Also 65536 x 2048 on
+// the model's interleaved rows (weights streamed from memory), and BENCH_THREADS=N for an
+// N-thread pool (wall time is then the figure to read; GFLOP/s counts the main thread's time).
 #include "kernels/matmul.h"
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -130,6 +133,13 @@ const TensorType kPrefillTypes[] = {TensorType::Q4_K, TensorType::Q6_K, TensorTy
 
 // args: prefill type index, rows, cols, n_tokens, path (0: matmul, 1: per-output vec_dot,
 // 2: matmul on the rows interleaved as the model holds them, where this level has a layout).
+// BM_Prefill's pool: one thread, or BENCH_THREADS (the whole matmul, row tasks and all).
+int bench_threads() {
+  const char* value = std::getenv("BENCH_THREADS");
+  const int threads = value != nullptr ? std::atoi(value) : 1;
+  return threads > 0 ? threads : 1;
+}
+
 void BM_Prefill(benchmark::State& state) {
   const TensorType type = kPrefillTypes[state.range(0)];
   const int64_t rows = state.range(1), cols = state.range(2), n_tokens = state.range(3);
@@ -154,7 +164,7 @@ void BM_Prefill(benchmark::State& state) {
     interleave_weight(w, layout.data());
     w.interleaved = layout.data();
   }
-  ThreadPool pool(1);
+  ThreadPool pool(bench_threads());
   for (auto _ : state) {
     if (per_output) {
       per_output_matmul(w, x.data(), n_tokens, y.data(), act);
@@ -173,6 +183,11 @@ void prefill_args(benchmark::internal::Benchmark* b) {
     for (int64_t rows : {2048, 5632})
       for (int tokens : {1, 4, 8, 16, 64, 512})
         for (int path : {0, 1, 2}) b->Args({t, rows, 2048, tokens, path});
+  // Weights past the last-level cache, streamed from memory as a model's are in decode and in
+  // a decode batch (the first token group of every call reads them): 65536 x 2048, the model's
+  // interleaved rows.
+  for (int t = 0; t < static_cast<int>(std::size(kPrefillTypes)); ++t)
+    for (int tokens : {1, 16}) b->Args({t, 65536, 2048, tokens, 2});
 }
 
 void matmul_args(benchmark::internal::Benchmark* b) {
