@@ -99,10 +99,11 @@ std::vector<uint8_t>& activation_scratch(size_t slot = 0) {
   return scratch[slot];
 }
 
-// The per-block terms of each token that the interleaved kernels read (avx512::prepare_interleaved_act),
-// made once per call for all its rows and threads, on the calling thread like the activation rows:
-// one buffer for every kind of a call (matmul_many), n_tokens * interleaved_act_bytes per kind, each
-// kind's part a whole number of 64-byte lines (the K-quant terms are read as aligned vectors).
+// The per-block terms of each token that the interleaved kernels read
+// (avx512::prepare_interleaved_act), made once per call for all its rows and threads, on the
+// calling thread like the activation rows: one buffer for every kind of a call (matmul_many),
+// n_tokens * interleaved_act_bytes per kind, each kind's part a whole number of 64-byte lines
+// (the K-quant terms are read as aligned vectors).
 constexpr size_t kLineBytes = 64;
 size_t whole_lines(size_t bytes) {
   return (bytes + kLineBytes - 1) / kLineBytes * kLineBytes;
@@ -133,9 +134,10 @@ int64_t rows_per_sweep(size_t row_stride) {
 }
 
 // Rows [row_begin, row_end) of w times the prepared activation rows (and, for interleaved rows,
-// the tokens' prepared block terms `blocks`): matmul's task, a thread's contiguous share of the rows. A tile kernel gets every token at once, over one sweep of rows
-// at a time (the whole share for one token); vec_dot goes kRowsPerTask rows at a time, so that
-// those rows stay in cache while kTokensPerTile tokens pass them.
+// the tokens' prepared block terms `blocks`): matmul's task, a thread's contiguous share of the
+// rows. A tile kernel gets every token at once, over one sweep of rows at a time (the whole
+// share for one token); vec_dot goes kRowsPerTask rows at a time, so that those rows stay in
+// cache while kTokensPerTile tokens pass them.
 void multiply_rows(const WeightView& w, VecDotFn dot, VecDotTileFn tile, const uint8_t* act, size_t act_stride,
                    const uint8_t* blocks, int64_t n_tokens, float* y, int64_t y_stride, int64_t row_begin,
                    int64_t row_end) {
@@ -365,7 +367,6 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
     TensorType weight;  // a weight type of this kind (block_terms_kind)
     size_t layout;      // the activation rows they are made from
     size_t offset;      // in the call's interleaved_act_scratch
-    size_t stride;      // bytes per token
   };
   std::vector<Terms> terms;  // a handful: one per kind
   struct Job {
@@ -397,9 +398,8 @@ void matmul_many(std::span<const MatmulTarget> targets, const float* x, int64_t 
       kind = 0;
       while (kind < terms.size() && block_terms_kind(terms[kind].weight) != block_terms_kind(t.w->type)) ++kind;
       if (kind == terms.size()) {
-        const size_t stride = avx512::interleaved_act_bytes(t.w->type, n);
-        terms.push_back({t.w->type, layout, terms_bytes, stride});
-        terms_bytes += whole_lines(stride * static_cast<size_t>(n_tokens));
+        terms.push_back({t.w->type, layout, terms_bytes});
+        terms_bytes += whole_lines(avx512::interleaved_act_bytes(t.w->type, n) * static_cast<size_t>(n_tokens));
       }
     }
     jobs.push_back({&t, kernel_or_fail(t.w->type), active_vec_dot_tile_kernel(t.w->type), layout, kind, n_tasks,

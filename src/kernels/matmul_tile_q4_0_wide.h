@@ -104,7 +104,8 @@ inline __m256i quad_sums(const int8_t* qs) {
 
 // One token's ActBlocks from its activation row, block b at out[b * stride] (n_tokens: the
 // call's, unused here).
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out, int64_t stride) {
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out,
+                          int64_t stride) {
   const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
     // 8 * the sum of 32 activations fits int32 easily.

@@ -102,7 +102,8 @@ inline size_t act_row_bytes(int64_t n) {
 
 // One token's ActBlocks, block b at out[b * stride]; the biased activations only for a call of
 // several tokens (one token takes group_token, which reads qs in place).
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out, int64_t stride) {
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out,
+                          int64_t stride) {
   const auto* row = reinterpret_cast<const BlockQ8_K*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
     ActBlock& a = out[b * stride];

@@ -86,7 +86,8 @@ inline size_t act_row_bytes(int64_t n) {
 
 // One token's ActBlocks, block b at out[b * stride]: `bias` where a token group of one token can occur (group_token),
 // `biased` for a call of several tokens (group_tokens).
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out, int64_t stride) {
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out,
+                          int64_t stride) {
   const auto* row = reinterpret_cast<const BlockQ8_K*>(act_row);
   const bool one = n_tokens % kTokens == 1, several = n_tokens > 1;
   for (int64_t b = 0; b < n_blocks; ++b) {

@@ -64,7 +64,8 @@ inline size_t act_row_bytes(int64_t n) {
   return static_cast<size_t>(n / kQK) * sizeof(ActBlock);
 }
 
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out, int64_t stride) {
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out,
+                          int64_t stride) {
   const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
     // 128 * a 4-element sum is far from overflow.

@@ -66,7 +66,8 @@ ScratchBytes scratch_bytes(const ModelShape& s, const WeightsPlan& weights, cons
     call->types.push_back(t.type);
   }
   uint64_t terms = 0;
-  for (const Call& c : calls) terms = std::max<uint64_t>(terms, kernels::interleaved_act_call_bytes(c.types, c.cols, c.rows));
+  for (const Call& c : calls)
+    terms = std::max<uint64_t>(terms, kernels::interleaved_act_call_bytes(c.types, c.cols, c.rows));
   b.activations += prepared + terms + tiles * static_cast<uint64_t>(std::max(p.threads, 1));
   // kernels::AttentionScratch per thread, for one task's query heads (the GQA group sharing a
   // KV head) over ctx keys: rows [2 * ctx] K/V pointers, scores [group, ctx] f32, the kernels'
