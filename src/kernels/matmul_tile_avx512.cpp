@@ -164,24 +164,23 @@ void prepare_interleaved_act(TensorType weight, int64_t n, const void* act_row, 
                              void* blocks) {
   namespace wide = tile::wide;
   const auto* row = static_cast<const uint8_t*>(act_row);
-  int64_t first = 0, stride = 0;
+  int64_t first = 0, count = 0;  // where the token's blocks go, and its token group's size
   switch (weight) {
     case TensorType::Q8_0:
-      wide::act_block_slot<wide::q8_0::kTokens>(n / quant::kQK, token, n_tokens, first, stride);
-      return wide::q8_0::act_block_row(n / quant::kQK, row, n_tokens,
-                                       static_cast<wide::q8_0::ActBlock*>(blocks) + first, stride);
+      wide::act_block_slot<wide::q8_0::kTokens>(n / quant::kQK, token, n_tokens, first, count);
+      return wide::q8_0::act_block_row(n / quant::kQK, row, static_cast<wide::q8_0::ActBlock*>(blocks) + first, count);
     case TensorType::Q4_K:
     case TensorType::Q5_K:
-      wide::act_block_slot<wide::q4_k::kTokens>(n / quant::kQK_K, token, n_tokens, first, stride);
-      return wide::q4_k::act_block_row(n / quant::kQK_K, row, n_tokens,
-                                       static_cast<wide::q4_k::ActBlock*>(blocks) + first, stride);
+      wide::act_block_slot<wide::q4_k::kTokens>(n / quant::kQK_K, token, n_tokens, first, count);
+      return wide::q4_k::act_block_row(n / quant::kQK_K, row, static_cast<wide::q4_k::ActBlock*>(blocks) + first,
+                                       count);
     case TensorType::Q6_K:
-      wide::act_block_slot<wide::q6_k::kTokens>(n / quant::kQK_K, token, n_tokens, first, stride);
-      return wide::q6_k::act_block_row(n / quant::kQK_K, row, n_tokens,
-                                       static_cast<wide::q6_k::ActBlock*>(blocks) + first, stride);
+      wide::act_block_slot<wide::q6_k::kTokens>(n / quant::kQK_K, token, n_tokens, first, count);
+      return wide::q6_k::act_block_row(n / quant::kQK_K, row, static_cast<wide::q6_k::ActBlock*>(blocks) + first,
+                                       count);
     default:
-      wide::act_block_slot<wide::kTokens>(n / quant::kQK, token, n_tokens, first, stride);
-      return wide::act_block_row(n / quant::kQK, row, n_tokens, static_cast<wide::ActBlock*>(blocks) + first, stride);
+      wide::act_block_slot<wide::kTokens>(n / quant::kQK, token, n_tokens, first, count);
+      return wide::act_block_row(n / quant::kQK, row, static_cast<wide::ActBlock*>(blocks) + first, count);
   }
 }
 

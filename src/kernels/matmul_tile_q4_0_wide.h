@@ -80,12 +80,12 @@ struct ActBlock {
 };
 
 // Where a call's ActBlocks go: token groups of kTokens in turn, each [n_blocks][count] (a block's
-// tokens side by side, as the group kernels read them). Token `token` of n_tokens writes its
-// block b at [first + b * stride].
+// tokens side by side, as the group kernels read them). Token `token` of n_tokens is in a group
+// of `count` tokens and writes its block b at [first + b * count].
 template <int kTokens>
-inline void act_block_slot(int64_t n_blocks, int64_t token, int64_t n_tokens, int64_t& first, int64_t& stride) {
+inline void act_block_slot(int64_t n_blocks, int64_t token, int64_t n_tokens, int64_t& first, int64_t& count) {
   const int64_t t0 = token / kTokens * kTokens;
-  stride = std::min<int64_t>(kTokens, n_tokens - t0);
+  count = std::min<int64_t>(kTokens, n_tokens - t0);
   first = t0 * n_blocks + (token - t0);
 }
 
@@ -102,14 +102,13 @@ inline __m256i quad_sums(const int8_t* qs) {
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), simd::load32(qs));
 }
 
-// One token's ActBlocks from its activation row, block b at out[b * stride] (n_tokens: the
-// call's, unused here).
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out,
-                          int64_t stride) {
+// One token's ActBlocks from its activation row, block b at out[b * count], count being its
+// token group's size (act_block_slot).
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {
   const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
     // 8 * the sum of 32 activations fits int32 easily.
-    out[b * stride] = {-8 * simd::hsum_epi32(quad_sums(row[b].qs)), simd::fp16(row[b].d)};
+    out[b * count] = {-8 * simd::hsum_epi32(quad_sums(row[b].qs)), simd::fp16(row[b].d)};
   }
 }
 
@@ -231,9 +230,9 @@ void run_rows(int64_t n, const void* weights, size_t row_stride, int64_t n_rows,
   uint8_t* scratch = tile_scratch(chunk_groups * bytes + act_blocks_bytes(n, n_tokens));
   auto* blocks = reinterpret_cast<ActBlock*>(scratch + chunk_groups * bytes);
   for (int64_t t = 0; t < n_tokens; ++t) {
-    int64_t first, stride;
-    act_block_slot<kTokens>(n_blocks, t, n_tokens, first, stride);
-    act_block_row(n_blocks, static_cast<const uint8_t*>(acts) + t * act_stride, n_tokens, blocks + first, stride);
+    int64_t first, count;
+    act_block_slot<kTokens>(n_blocks, t, n_tokens, first, count);
+    act_block_row(n_blocks, static_cast<const uint8_t*>(acts) + t * act_stride, blocks + first, count);
   }
   for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
     const int64_t rows = std::min(chunk, n_rows - r0);

@@ -100,20 +100,20 @@ inline size_t act_row_bytes(int64_t n) {
   return static_cast<size_t>(n / kQK_K) * sizeof(ActBlock);
 }
 
-// One token's ActBlocks, block b at out[b * stride]; the biased activations only for a call of
-// several tokens (one token takes group_token, which reads qs in place).
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out,
-                          int64_t stride) {
+// One token's ActBlocks, block b at out[b * count], count being its token group's size
+// (act_block_slot); the biased activations only for a group of several tokens (one token takes
+// group_token, which reads qs in place).
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {
   const auto* row = reinterpret_cast<const BlockQ8_K*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    ActBlock& a = out[b * stride];
+    ActBlock& a = out[b * count];
     for (int p = 0; p < 4; ++p) {
       const auto first = static_cast<uint16_t>(row[b].bsums[4 * p] + row[b].bsums[4 * p + 1]);
       const auto second = static_cast<uint16_t>(row[b].bsums[4 * p + 2] + row[b].bsums[4 * p + 3]);
       a.sum_pairs[p] = static_cast<int32_t>(first | static_cast<uint32_t>(second) << 16);
     }
     a.d = row[b].d;
-    for (int c = 0; c < 8 && n_tokens > 1; ++c)
+    for (int c = 0; c < 8 && count > 1; ++c)
       _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
                          _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
   }

@@ -66,14 +66,17 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
   }
 }
 
-// A token's block: lane l of chunk c as the int16 pair (32 * (a0 + a1), 32 * (a2 + a3)) of its
-// 4 activations (at most 32 * 256: int16), which vpmaddubsw's digit sums carry on top of the
-// signed digit - 32 (one token); the activations biased to a + 128 (vpdpbusd's unsigned operand,
-// several tokens); and the token's Q8_K scale. A call's are made once, with its activation rows
-// (matmul.cpp), in the order act_block_slot gives.
+// A token's block: for a token group of one token (group_token), lane l of chunk c as the int16
+// pair (32 * (a0 + a1), 32 * (a2 + a3)) of its 4 activations (at most 32 * 256: int16), which
+// vpmaddubsw's digit sums carry on top of the signed digit - 32; for a group of several tokens
+// (group_tokens), the activations biased to a + 128 (vpdpbusd's unsigned operand); and the
+// token's Q8_K scale. A call's are made once, with its activation rows (matmul.cpp), in the
+// order act_block_slot gives, which tells each token its group's size.
 struct alignas(64) ActBlock {
-  uint8_t biased[kQK_K];
-  int32_t bias[8][8];  // [c][l]
+  union {
+    int32_t bias[8][8];  // [c][l], one token
+    uint8_t biased[kQK_K];  // several tokens
+  };
   float d;
 };
 
@@ -84,20 +87,19 @@ inline size_t act_row_bytes(int64_t n) {
   return static_cast<size_t>(n / kQK_K) * sizeof(ActBlock);
 }
 
-// One token's ActBlocks, block b at out[b * stride]: `bias` where a token group of one token can occur (group_token),
-// `biased` for a call of several tokens (group_tokens).
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t n_tokens, ActBlock* out,
-                          int64_t stride) {
+// One token's ActBlocks, block b at out[b * count], count being its token group's size
+// (act_block_slot): `bias` for a group of one, `biased` otherwise.
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {
   const auto* row = reinterpret_cast<const BlockQ8_K*>(act_row);
-  const bool one = n_tokens % kTokens == 1, several = n_tokens > 1;
   for (int64_t b = 0; b < n_blocks; ++b) {
-    ActBlock& a = out[b * stride];
-    for (int c = 0; c < 8 && one; ++c)  // int32 lane l of vpmaddubsw(32, a): words 2l, 2l + 1
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.bias[c]),
-                          _mm256_maddubs_epi16(_mm256_set1_epi8(32), simd::load32(row[b].qs + 32 * c)));
-    for (int c = 0; c < 8 && several; ++c)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c),
-                         _mm256_xor_si256(simd::load32(row[b].qs + 32 * c), _mm256_set1_epi8(-128)));
+    ActBlock& a = out[b * count];
+    for (int c = 0; c < 8; ++c) {
+      const __m256i qs = simd::load32(row[b].qs + 32 * c);
+      if (count == 1)  // int32 lane l of vpmaddubsw(32, a): words 2l, 2l + 1
+        _mm256_store_si256(reinterpret_cast<__m256i*>(a.bias[c]), _mm256_maddubs_epi16(_mm256_set1_epi8(32), qs));
+      else
+        _mm256_store_si256(reinterpret_cast<__m256i*>(a.biased + 32 * c), _mm256_xor_si256(qs, _mm256_set1_epi8(-128)));
+    }
     a.d = row[b].d;
   }
 }

@@ -64,14 +64,13 @@ inline size_t act_row_bytes(int64_t n) {
   return static_cast<size_t>(n / kQK) * sizeof(ActBlock);
 }
 
-inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, int64_t /*n_tokens*/, ActBlock* out,
-                          int64_t stride) {
+inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {
   const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
     // 128 * a 4-element sum is far from overflow.
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b * stride].minus_bias),
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b * count].minus_bias),
                         _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(quad_sums(row[b].qs), 7)));
-    out[b * stride].d = simd::fp16(row[b].d);
+    out[b * count].d = simd::fp16(row[b].d);
   }
 }
 
