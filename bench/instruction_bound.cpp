@@ -23,17 +23,24 @@ constexpr int kChains = 12;  // independent accumulators: enough to cover the FM
 #define PAGODA_OPAQUE(v) asm volatile("" : "+v"(v))
 
 // Chain c multiplies weights[c / 3] by activations[c % 3]: twelve different products, so that
-// no chain's integer sum can be shared with another's.
+// no chain's integer sum can be shared with another's. Every loop over the arrays is unrolled, so
+// that GCC keeps each element in a register (otherwise the accumulators go through the stack on
+// every step, and the bound would count a load and a store per step).
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) float q8_0_lane_steps(int64_t iterations) {
   __m512 acc[kChains];
+#pragma GCC unroll 12
   for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
   __m512i weights[4], activations[3];
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) weights[i] = _mm512_set1_epi32(0x01020304 + i);
+#pragma GCC unroll 3
   for (int i = 0; i < 3; ++i) activations[i] = _mm512_set1_epi32(0x05060708 + i);
   __m512i bias = _mm512_set1_epi32(-7);
   __m512 scale = _mm512_set1_ps(0.0f);
   for (int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 4
     for (__m512i& w : weights) PAGODA_OPAQUE(w);
+#pragma GCC unroll 3
     for (__m512i& a : activations) PAGODA_OPAQUE(a);
     PAGODA_OPAQUE(bias);
     PAGODA_OPAQUE(scale);
@@ -45,20 +52,26 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) float q8_0_lane_steps(int
     }
   }
   float sum = 0.0f;
+#pragma GCC unroll 12
   for (int c = 0; c < kChains; ++c) sum += _mm512_reduce_add_ps(acc[c]);
   return sum;
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) float q4_0_block_steps(int64_t iterations) {
   __m512 acc[kChains];
+#pragma GCC unroll 12
   for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(static_cast<float>(c));
   __m512i weights[4], activations[3];
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) weights[i] = _mm512_set1_epi32(0x01020304 + i);
+#pragma GCC unroll 3
   for (int i = 0; i < 3; ++i) activations[i] = _mm512_set1_epi32(0x05060708 + i);
   __m512i bias = _mm512_set1_epi32(-7);
   __m512 row_scales = _mm512_set1_ps(0.0f), token_scale = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 4
     for (__m512i& w : weights) PAGODA_OPAQUE(w);
+#pragma GCC unroll 3
     for (__m512i& a : activations) PAGODA_OPAQUE(a);
     PAGODA_OPAQUE(bias);
     PAGODA_OPAQUE(row_scales);
@@ -73,6 +86,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) float q4_0_block_steps(in
     }
   }
   float sum = 0.0f;
+#pragma GCC unroll 12
   for (int c = 0; c < kChains; ++c) sum += _mm512_reduce_add_ps(acc[c]);
   return sum;
 }

@@ -149,14 +149,14 @@ void multiply_interleaved(TensorType weight, int64_t n, const void* groups, int6
 size_t interleaved_act_bytes(TensorType weight, int64_t n) {
   switch (weight) {
     case TensorType::Q8_0:
-      return tile::wide::q8_0::act_row_bytes(n);
+      return tile::wide::act_row_bytes<tile::wide::q8_0::ActBlock, quant::kQK>(n);
     case TensorType::Q4_K:
     case TensorType::Q5_K:
-      return tile::wide::q4_k::act_row_bytes(n);
+      return tile::wide::act_row_bytes<tile::wide::q4_k::ActBlock, quant::kQK_K>(n);
     case TensorType::Q6_K:
-      return tile::wide::q6_k::act_row_bytes(n);
+      return tile::wide::act_row_bytes<tile::wide::q6_k::ActBlock, quant::kQK_K>(n);
     default:
-      return tile::wide::act_row_bytes(n);
+      return tile::wide::act_row_bytes<tile::wide::ActBlock, quant::kQK>(n);
   }
 }
 

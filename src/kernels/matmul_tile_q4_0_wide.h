@@ -89,12 +89,14 @@ inline void act_block_slot(int64_t n_blocks, int64_t token, int64_t n_tokens, in
   first = t0 * n_blocks + (token - t0);
 }
 
-// Bytes of one token's ActBlocks (act_block_row), and of n_tokens tokens'.
+// Bytes of one token's Terms (every layout's ActBlock) over n values in blocks of kValues, and
+// of n_tokens tokens' Q4_0 ActBlocks.
+template <class Terms, int64_t kValues>
 inline size_t act_row_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK) * sizeof(ActBlock);
+  return static_cast<size_t>(n / kValues) * sizeof(Terms);
 }
 inline size_t act_blocks_bytes(int64_t n, int64_t n_tokens) {
-  return static_cast<size_t>(n_tokens) * act_row_bytes(n);
+  return static_cast<size_t>(n_tokens) * act_row_bytes<ActBlock, kQK>(n);
 }
 
 // The 8 sums of 4 consecutive activations of a block (in [-128, 127]: exact).

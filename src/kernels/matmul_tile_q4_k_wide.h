@@ -96,10 +96,6 @@ struct alignas(64) ActBlock {
 // serves them all (16 spill: 2048 x 2048 at 512 tokens 14.3 against 12.2 ms).
 constexpr int kTokens = 8;
 
-inline size_t act_row_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK_K) * sizeof(ActBlock);
-}
-
 // One token's ActBlocks, block b at out[b * count], count being its token group's size
 // (act_block_slot); the biased activations only for a group of several tokens (one token takes
 // group_token, which reads qs in place).

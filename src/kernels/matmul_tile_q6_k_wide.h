@@ -83,10 +83,6 @@ struct alignas(64) ActBlock {
 // Tokens per pass over a group.
 constexpr int kTokens = 8;
 
-inline size_t act_row_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK_K) * sizeof(ActBlock);
-}
-
 // One token's ActBlocks, block b at out[b * count], count being its token group's size
 // (act_block_slot): `bias` for a group of one, `biased` otherwise.
 inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {

@@ -60,10 +60,6 @@ struct ActBlock {
 // Tokens per pass over a group: 8 accumulators each, with 8 weight registers.
 constexpr int kTokens = 2;
 
-inline size_t act_row_bytes(int64_t n) {
-  return static_cast<size_t>(n / kQK) * sizeof(ActBlock);
-}
-
 inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {
   const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
   for (int64_t b = 0; b < n_blocks; ++b) {
