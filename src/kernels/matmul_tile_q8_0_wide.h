@@ -23,11 +23,19 @@ namespace pagoda::kernels::tile::wide::q8_0 {
 namespace {
 
 // Per group of 16 rows (group_bytes, a multiple of 64):
-//   u8 qs [n_blocks][8][16][4]: elements 4l..4l+3 of row r's block at [b][l][r], biased to
-//      w + 128 (vpdpbusd's unsigned operand; the bias comes off with 128 * the activations' sum);
+//   u8 qs [2][n_blocks][4][16][4]: elements 4l..4l+3 (lane l) of row r's block b at
+//      [l / 4][b][l % 4][r], biased to w + 128 (vpdpbusd's unsigned operand; the bias comes off
+//      with 128 * the activations' sum). Each half of the lanes is contiguous, for the kernels
+//      that pass over the group once per half;
 //   u16 d [n_blocks][16]: row r's fp16 scale at [b][r].
 // Rows past the end of the last group repeat its last row; their outputs are never stored.
 constexpr size_t kGroupQsBytes = 8 * 64;
+constexpr size_t kHalfBlockBytes = 4 * 64;
+
+// Lane l (0..7) of block b's 16 rows within a group of n_blocks blocks.
+inline size_t lane_offset(int64_t n_blocks, int64_t b, int l) {
+  return (static_cast<size_t>(l / 4) * n_blocks + b) * kHalfBlockBytes + 64 * (l % 4);
+}
 
 inline size_t group_bytes(int64_t n_blocks) {
   return (static_cast<size_t>(n_blocks) * (kGroupQsBytes + kGroupScaleBytes) + 63) / 64 * 64;
@@ -43,22 +51,30 @@ inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_s
         uint32_t quad;
         std::memcpy(&quad, row[b].qs + 4 * l, 4);
         quad ^= 0x80808080u;  // w + 128 in each byte
-        std::memcpy(out + b * kGroupQsBytes + 64 * l + 4 * r, &quad, 4);
+        std::memcpy(out + lane_offset(n_blocks, b, l) + 4 * r, &quad, 4);
       }
       d[b * kGroupRows + r] = row[b].d;
     }
   }
 }
 
-// A token's block: minus 128 * (sum of activations 4l..4l+3) for each lane l, and fp16(a.d).
-// A call's are made once, with its activation rows (matmul.cpp), in the order act_block_slot gives.
+// A token's block: minus 128 * (sum of activations 4l..4l+3) for each lane l, the activations
+// themselves (the kernels read one stream per token group, not one per token row: +3% in
+// bench_matmul), and fp16(a.d). A call's are made once, with its activation rows (matmul.cpp),
+// in the order act_block_slot gives.
 struct ActBlock {
   int32_t minus_bias[8];
+  int8_t qs[32];
   float d;
 };
 
-// Tokens per pass over a group: 8 accumulators each, with 8 weight registers.
-constexpr int kTokens = 2;
+// Tokens per pass over a group. Up to 2, all 8 lanes at once (8 accumulators a token, 8 weight
+// registers); from 3, one half of the lanes at a time (lanes_half): 4 accumulators a token and 4
+// weight registers, so that each weight load serves up to 6 tokens. Loads of 512-bit weights are
+// what the 2-token pass lost to its instruction bound; 6 tokens is the most whose 24 accumulators
+// leave the weights, the scales and a product registers (bench_matmul 2048 x 2048 x 512 tokens,
+// best of 6 alternating runs: 269 GFLOP/s with 2 tokens, 288 with 4, 303 with 6).
+constexpr int kTokens = 6;
 
 inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* out, int64_t count) {
   const auto* row = reinterpret_cast<const BlockQ8_0*>(act_row);
@@ -66,12 +82,14 @@ inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* ou
     // 128 * a 4-element sum is far from overflow.
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b * count].minus_bias),
                         _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(quad_sums(row[b].qs), 7)));
+    std::memcpy(out[b * count].qs, row[b].qs, sizeof(row[b].qs));
     out[b * count].d = simd::fp16(row[b].d);
   }
 }
 
 // Outputs of one group (m <= 16 rows) for T <= 2 tokens: y[t * y_stride + r]. `from_memory`: the
-// first token group of the call, which reads the rows from memory (prefetched as decode).
+// first token group of the call, which reads the rows from memory (prefetched as decode). The
+// activations come from `blocks` (act and act_stride are the GroupKernel's, unused here).
 template <int T>
 void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
                   const ActBlock* blocks, int m, float* y, int64_t y_stride, bool from_memory) {
@@ -80,17 +98,17 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   for (int t = 0; t < T; ++t)
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* qs = group + b * kGroupQsBytes;
     if (from_memory) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
     const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
     for (int t = 0; t < T; ++t) {
       const ActBlock& ab = blocks[b * T + t];
-      const int8_t* qa = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride)[b].qs;
+      const int8_t* qa = ab.qs;
       const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(ab.d));  // fp16(w.d) * fp16(a.d)
 #pragma GCC unroll 8
       for (int l = 0; l < 8; ++l) {
         const __m512i isum =
-            _mm512_dpbusd_epi32(_mm512_set1_epi32(ab.minus_bias[l]), _mm512_load_si512(qs + 64 * l), broadcast4(qa + 4 * l));
+            _mm512_dpbusd_epi32(_mm512_set1_epi32(ab.minus_bias[l]),
+                                _mm512_load_si512(group + lane_offset(n_blocks, b, l)), broadcast4(qa + 4 * l));
         acc[t][l] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[t][l]);
       }
     }
@@ -99,7 +117,72 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, rows, sum_lanes(acc[t]));
 }
 
-constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {&group_tokens<1>, &group_tokens<2>};
+// Lanes 4h..4h+3 of T tokens' 16 outputs over every block: out[t][l] is lane 4h + l of token t.
+// Each lane is its own chain, so the halves give the lanes group_tokens gives.
+template <int T>
+inline void lanes_half(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+                       const ActBlock* blocks, int h, bool from_memory, __m512 (&out)[T][4]) {
+  const auto* scales = reinterpret_cast<const uint16_t*>(group + n_blocks * kGroupQsBytes);
+  __m512 acc[T][4];
+#pragma GCC unroll 8
+  for (int t = 0; t < T; ++t)
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; ++l) acc[t][l] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* qs = group + lane_offset(n_blocks, b, 4 * h);
+    if (from_memory && h == 0) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    __m512i w[4];
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; ++l) w[l] = _mm512_load_si512(qs + 64 * l);
+    const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const ActBlock& ab = blocks[b * T + t];
+      const int8_t* qa = ab.qs + 16 * h;
+      const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(ab.d));
+#pragma GCC unroll 4
+      for (int l = 0; l < 4; ++l) {
+        const __m512i isum = _mm512_dpbusd_epi32(_mm512_set1_epi32(ab.minus_bias[4 * h + l]), w[l], broadcast4(qa + 4 * l));
+        acc[t][l] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), acc[t][l]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < T; ++t)
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; ++l) out[t][l] = acc[t][l];
+}
+
+// group_tokens for 3 <= T <= kTokens tokens, one half of the lanes after the other; the first
+// half waits in memory.
+template <int T>
+void group_tokens_halves(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+                         const ActBlock* blocks, int m, float* y, int64_t y_stride, bool from_memory) {
+  alignas(64) __m512 low[T][4];  // lanes 0..3
+  __m512 high[T][4];             // lanes 4..7
+  lanes_half<T>(n_blocks, group, act, act_stride, blocks, 0, from_memory, low);
+  asm volatile("" ::: "memory");
+  lanes_half<T>(n_blocks, group, act, act_stride, blocks, 1, from_memory, high);
+  const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
+#pragma GCC unroll 8
+  for (int t = 0; t < T; ++t) {
+    const __m512 lanes[8] = {low[t][0],  low[t][1],  low[t][2],  low[t][3],
+                             high[t][0], high[t][1], high[t][2], high[t][3]};
+    _mm512_mask_storeu_ps(y + t * y_stride, rows, sum_lanes(lanes));
+  }
+}
+
+template <int T>
+constexpr GroupKernel<ActBlock> group_kernel() {
+  if constexpr (T <= 2) {
+    return &group_tokens<T>;
+  } else {
+    return &group_tokens_halves<T>;
+  }
+}
+
+constexpr GroupKernel<ActBlock> kGroupByCount[kTokens] = {group_kernel<1>(), group_kernel<2>(), group_kernel<3>(),
+                                                           group_kernel<4>(), group_kernel<5>(), group_kernel<6>()};
 
 // Interleaved rows [0, n_rows) (`groups` at the group of row 0) times every token; `blocks`:
 // their ActBlocks (act_block_row).
