@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/ops_isa.h"
+
 namespace pagoda::kernels {
 
 // Functions marked PAGODA_FMA_CLONES are built twice, for baseline x86-64 and with FMA, and
@@ -130,13 +132,22 @@ PAGODA_FMA_CLONES void softmax_row(float* x, int64_t n, float scale) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-PAGODA_FMA_CLONES void swiglu_row(const float* gate, const float* up, float* out, int64_t n) {
+PAGODA_FMA_CLONES void swiglu_row(Isa isa, const float* gate, const float* up, float* out, int64_t n) {
   const int64_t n_simd = n - n % 8;
-  for (int64_t i = 0; i < n; ++i) {
+  int64_t i = 0;
+  if (isa >= Isa::kAvx2) {
+    avx2::swiglu_lanes(gate, up, out, n_simd);
+    i = n_simd;
+  }
+  for (; i < n; ++i) {
     const float g = gate[i];
     const float e = i < n_simd ? expf_impl(-g) : std::exp(-g);
     out[i] = (g / (1.0f + e)) * up[i];
   }
+}
+
+void swiglu_row(const float* gate, const float* up, float* out, int64_t n) {
+  swiglu_row(active_isa(), gate, up, out, n);
 }
 
 }  // namespace pagoda::kernels

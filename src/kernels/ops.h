@@ -5,6 +5,8 @@
 // batching or threading. All are allocation-free and thread-safe.
 #include <cstdint>
 
+#include "kernels/vec_dot.h"
+
 namespace pagoda::kernels {
 
 // y[i] = (x[i] * s) * w[i], s = 1 / sqrtf(mean(x^2) + eps), the sum of squares
@@ -38,7 +40,9 @@ void softmax_row(float* x, int64_t n, float scale);
 
 // out[i] = silu(gate[i]) * up[i], silu(v) = v / (1 + exp(-v)), as ggml's x86
 // ggml_vec_swiglu_f32: ggml_expf for the first n - n % 8 elements (the SIMD
-// part), libm expf for the rest. out may alias gate.
+// part), libm expf for the rest. out may alias gate. The SIMD part runs on 8 lanes where the CPU
+// has AVX2 (bit for bit the scalar code); the Isa overload picks the level (tests).
 void swiglu_row(const float* gate, const float* up, float* out, int64_t n);
+void swiglu_row(Isa isa, const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace pagoda::kernels

@@ -115,5 +115,33 @@ TEST(OpsSwiglu, KnownValues) {
   EXPECT_EQ(out[0], 0.0f);
 }
 
+// Every ISA level's SwiGLU gives the scalar code's bits: lengths with and without a tail past
+// the last 8, gates through exp's normal range and both of its out-of-range branches (|g| past
+// 87 and past 133), infinities, and out aliasing gate as the forward pass calls it.
+TEST(OpsSwiglu, EveryIsaGivesTheScalarBits) {
+  for (int64_t n : {1, 7, 8, 13, 64, 5632 + 3}) {
+    std::vector<float> gate = random_row(static_cast<size_t>(n), static_cast<uint32_t>(n), 12.0f);
+    const std::vector<float> up = random_row(static_cast<size_t>(n), static_cast<uint32_t>(n) + 1, 3.0f);
+    const float extremes[] = {90.0f, -90.0f, 100.5f, -120.0f, 150.0f, -160.0f, 400.0f, -400.0f,
+                              INFINITY, -INFINITY, 0.0f, -0.0f};
+    for (size_t i = 0; i < std::size(extremes) && i * 3 < gate.size(); ++i) gate[i * 3] = extremes[i];
+    std::vector<float> expected(gate.size());
+    swiglu_row(Isa::kScalar, gate.data(), up.data(), expected.data(), n);
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      if (!isa_available(isa)) continue;
+      std::vector<float> out = gate;  // in place, as model/forward.cpp
+      swiglu_row(isa, out.data(), up.data(), out.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto k = static_cast<size_t>(i);
+        ASSERT_EQ(std::isnan(out[k]), std::isnan(expected[k])) << isa_name(isa) << " n " << n << " i " << i;
+        if (!std::isnan(out[k])) {
+          ASSERT_EQ(out[k], expected[k]) << isa_name(isa) << " n " << n << " i " << i << " gate " << gate[k];
+          ASSERT_EQ(std::signbit(out[k]), std::signbit(expected[k])) << isa_name(isa) << " n " << n << " i " << i;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pagoda::kernels
