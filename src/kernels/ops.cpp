@@ -22,9 +22,10 @@ namespace pagoda::kernels {
 #define PAGODA_FMA_CLONES
 #endif
 
-void rmsnorm_row(const float* x, const float* w, float* y, int64_t n, float eps) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+namespace {
+
+// y = (x * s) * w (or x * s) with s from the row's sum of squares.
+void scale_row(const float* x, const float* w, float* y, int64_t n, float eps, double sum) {
   const float mean = static_cast<float>(sum / static_cast<double>(n));
   const float scale = 1.0f / std::sqrt(mean + eps);
   if (w) {
@@ -32,6 +33,31 @@ void rmsnorm_row(const float* x, const float* w, float* y, int64_t n, float eps)
   } else {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
   }
+}
+
+}  // namespace
+
+void rmsnorm_row(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  scale_row(x, w, y, n, eps, sum);
+}
+
+void rmsnorm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps) {
+  // Four rows' sums side by side: four independent chains of dependent double adds instead of
+  // one, each still in its row's order (a 2048-wide row's chain is ~7000 cycles of latency).
+  constexpr int kRows = 4;
+  int64_t r = 0;
+  for (; r + kRows <= n_rows; r += kRows) {
+    double sum[kRows] = {};
+    for (int64_t i = 0; i < n; ++i)
+      for (int k = 0; k < kRows; ++k) {
+        const float v = x[(r + k) * n + i];
+        sum[k] += static_cast<double>(v * v);
+      }
+    for (int k = 0; k < kRows; ++k) scale_row(x + (r + k) * n, w, y + (r + k) * n, n, eps, sum[k]);
+  }
+  for (; r < n_rows; ++r) rmsnorm_row(x + r * n, w, y + r * n, n, eps);
 }
 
 void rope_cos_sin(const RopeConfig& cfg, int64_t pos, float* cos_sin) {

@@ -12,6 +12,9 @@ namespace pagoda::kernels {
 // y[i] = (x[i] * s) * w[i], s = 1 / sqrtf(mean(x^2) + eps), the sum of squares
 // accumulated in double. w may be nullptr (no weight). x and y may alias.
 void rmsnorm_row(const float* x, const float* w, float* y, int64_t n, float eps);
+// rmsnorm_row on n_rows consecutive rows of n values (x and y [n_rows, n]), the same bits,
+// several rows at a time.
+void rmsnorm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
 
 // RoPE settings for one model (see ggml_rope_ext).
 struct RopeConfig {

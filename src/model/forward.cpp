@@ -192,9 +192,8 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
 
       // --- attention block ---
       pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
-        for (int64_t t = begin; t < end; ++t)
-          kernels::rmsnorm_row(&sc.x[static_cast<size_t>(t * n_embd)], l.attn_norm.data(),
-                               &sc.xn[static_cast<size_t>(t * n_embd)], n_embd, hp.rms_eps);
+        kernels::rmsnorm_rows(&sc.x[static_cast<size_t>(begin * n_embd)], l.attn_norm.data(),
+                              &sc.xn[static_cast<size_t>(begin * n_embd)], end - begin, n_embd, hp.rms_eps);
       });
       // Q, K and V in one parallel loop (the bits of three matmuls, one wait for the threads).
       const kernels::MatmulTarget qkv[] = {
@@ -268,9 +267,9 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
           float* proj = &sc.proj[static_cast<size_t>(t * n_embd)];
           add_bias(proj, l.bo);
           add_scaled(&sc.x[static_cast<size_t>(t * n_embd)], proj, n_embd, hp.residual_scale);
-          kernels::rmsnorm_row(&sc.x[static_cast<size_t>(t * n_embd)], l.ffn_norm.data(),
-                               &sc.xn[static_cast<size_t>(t * n_embd)], n_embd, hp.rms_eps);
         }
+        kernels::rmsnorm_rows(&sc.x[static_cast<size_t>(begin * n_embd)], l.ffn_norm.data(),
+                              &sc.xn[static_cast<size_t>(begin * n_embd)], end - begin, n_embd, hp.rms_eps);
       });
 
       // --- feed-forward block: down(silu(gate(x)) * up(x)) ---

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -31,6 +32,25 @@ TEST(OpsRmsNorm, KnownValuesAndWeights) {
   const double s2 = 1.0 / std::sqrt(12.5 + 0.5);
   EXPECT_NEAR(y[0], 6 * s2, 1e-6);
   EXPECT_NEAR(y[1], -4 * s2, 1e-6);
+}
+
+// Several rows at a time give each row rmsnorm_row's bits, in place too, whatever the count
+// (groups of 4 and the rows after them).
+TEST(OpsRmsNorm, RowsGiveEachRowsBits) {
+  const int64_t n = 2048 + 5;
+  for (int64_t n_rows : {1, 3, 4, 5, 9}) {
+    auto x = random_row(static_cast<size_t>(n_rows * n), static_cast<uint32_t>(n_rows), 40.0f);
+    x[3] = 1e30f;  // a row whose squares span a wide range
+    const auto w = random_row(static_cast<size_t>(n), 99);
+    std::vector<float> expected(x.size()), y(x.size());
+    for (int64_t r = 0; r < n_rows; ++r) rmsnorm_row(&x[r * n], w.data(), &expected[r * n], n, 1e-5f);
+    rmsnorm_rows(x.data(), w.data(), y.data(), n_rows, n, 1e-5f);
+    EXPECT_EQ(0, std::memcmp(y.data(), expected.data(), y.size() * sizeof(float))) << n_rows << " rows";
+    std::vector<float> in_place = x;
+    rmsnorm_rows(in_place.data(), nullptr, in_place.data(), n_rows, n, 1e-5f);
+    for (int64_t r = 0; r < n_rows; ++r) rmsnorm_row(&x[r * n], nullptr, &expected[r * n], n, 1e-5f);
+    EXPECT_EQ(0, std::memcmp(in_place.data(), expected.data(), x.size() * sizeof(float))) << n_rows << " rows in place";
+  }
 }
 
 TEST(OpsRmsNorm, InPlaceMatchesOutOfPlace) {
