@@ -454,8 +454,7 @@ void attend_f16(const Job& job) {
   const int64_t hd = job.head_dim, n_q = job.n_q, n_kv = job.n_kv;
   Work w(job.work, n_q, hd);
   float* qr = w.head;  // queries rounded to f16
-  for (int64_t i = 0; i < n_q * hd; ++i) qr[i] = job.q[i];
-  round_fp16_row(qr, n_q * hd);
+  round_fp16_row(job.q, qr, n_q * hd);
   scores_f16(qr, n_q, hd, job.k, n_kv, job.scores, w.tile);
   for (int64_t g = 0; g < n_q; ++g) softmax_row(job.scores + g * n_kv, n_kv, job.scale, true);
   pv_f16(job.scores, n_q, n_kv, job.v, hd, job.out, w.lanes);

@@ -67,13 +67,13 @@ inline __m256 round_fp16_8(__m256 x) {
   return _mm256_blendv_ps(r, canonical, nan);
 }
 
-// In place, n floats.
-inline void round_fp16_row(float* x, int64_t n) {
+// y = the n floats of x rounded to fp16 (y may be x).
+inline void round_fp16_row(const float* x, float* y, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, round_fp16_8(_mm256_loadu_ps(x + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, round_fp16_8(_mm256_loadu_ps(x + i)));
   if (i < n) {
     const __m256i m = first_lanes(n - i);
-    _mm256_maskstore_ps(x + i, m, round_fp16_8(_mm256_maskload_ps(x + i, m)));
+    _mm256_maskstore_ps(y + i, m, round_fp16_8(_mm256_maskload_ps(x + i, m)));
   }
 }
 
