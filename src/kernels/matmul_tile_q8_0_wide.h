@@ -120,8 +120,8 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
 // Lanes 4h..4h+3 of T tokens' 16 outputs over every block: out[t][l] is lane 4h + l of token t.
 // Each lane is its own chain, so the halves give the lanes group_tokens gives.
 template <int T>
-inline void lanes_half(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
-                       const ActBlock* blocks, int h, bool from_memory, __m512 (&out)[T][4]) {
+inline void lanes_half(int64_t n_blocks, const uint8_t* group, const ActBlock* blocks, int h, bool from_memory,
+                       __m512 (&out)[T][4]) {
   const auto* scales = reinterpret_cast<const uint16_t*>(group + n_blocks * kGroupQsBytes);
   __m512 acc[T][4];
 #pragma GCC unroll 8
@@ -154,15 +154,17 @@ inline void lanes_half(int64_t n_blocks, const uint8_t* group, const uint8_t* ac
 }
 
 // group_tokens for 3 <= T <= kTokens tokens, one half of the lanes after the other; the first
-// half waits in memory.
+// half waits in memory. (act and act_stride: unused, as in group_tokens.)
 template <int T>
-void group_tokens_halves(int64_t n_blocks, const uint8_t* group, const uint8_t* act, size_t act_stride,
+void group_tokens_halves(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/, size_t /*act_stride*/,
                          const ActBlock* blocks, int m, float* y, int64_t y_stride, bool from_memory) {
   alignas(64) __m512 low[T][4];  // lanes 0..3
   __m512 high[T][4];             // lanes 4..7
-  lanes_half<T>(n_blocks, group, act, act_stride, blocks, 0, from_memory, low);
+  lanes_half<T>(n_blocks, group, blocks, 0, from_memory, low);
+  // A compiler barrier: the passes must not be merged, which would need both halves'
+  // accumulators in registers at once (48 for 6 tokens).
   asm volatile("" ::: "memory");
-  lanes_half<T>(n_blocks, group, act, act_stride, blocks, 1, from_memory, high);
+  lanes_half<T>(n_blocks, group, blocks, 1, from_memory, high);
   const __mmask16 rows = static_cast<__mmask16>((1u << m) - 1);
 #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) {
