@@ -46,7 +46,7 @@ void rmsnorm_row(const float* x, const float* w, float* y, int64_t n, float eps)
 void rmsnorm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps) {
   // Four rows' sums side by side: four independent chains of dependent double adds instead of
   // one, each still in its row's order (a 2048-wide row's chain is ~7000 cycles of latency).
-  constexpr int kRows = 4;
+  constexpr int kRows = static_cast<int>(kRmsNormRowsAtOnce);
   int64_t r = 0;
   for (; r + kRows <= n_rows; r += kRows) {
     double sum[kRows] = {};

@@ -13,7 +13,8 @@ namespace pagoda::kernels {
 // accumulated in double. w may be nullptr (no weight). x and y may alias.
 void rmsnorm_row(const float* x, const float* w, float* y, int64_t n, float eps);
 // rmsnorm_row on n_rows consecutive rows of n values (x and y [n_rows, n]), the same bits,
-// several rows at a time.
+// kRmsNormRowsAtOnce rows at a time (callers splitting rows over threads use it as the grain).
+constexpr int64_t kRmsNormRowsAtOnce = 4;
 void rmsnorm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
 
 // RoPE settings for one model (see ggml_rope_ext).

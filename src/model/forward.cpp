@@ -191,7 +191,7 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
       const LayerWeights& l = w.layers[static_cast<size_t>(layer)];
 
       // --- attention block ---
-      pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
+      pool.parallel_range(n, kernels::kRmsNormRowsAtOnce, [&](int64_t begin, int64_t end, int) {
         kernels::rmsnorm_rows(&sc.x[static_cast<size_t>(begin * n_embd)], l.attn_norm.data(),
                               &sc.xn[static_cast<size_t>(begin * n_embd)], end - begin, n_embd, hp.rms_eps);
       });
@@ -262,7 +262,7 @@ Expected<void> Model::forward(const Batch& batch, kv::KvCache& cache, ThreadPool
                               sc.attention[static_cast<size_t>(thread)]);
       });
       row_split_matmul(l.wo, l.wo_whole, sc.attn, q_dim);
-      pool.parallel_range(n, 1, [&](int64_t begin, int64_t end, int) {
+      pool.parallel_range(n, kernels::kRmsNormRowsAtOnce, [&](int64_t begin, int64_t end, int) {
         for (int64_t t = begin; t < end; ++t) {
           float* proj = &sc.proj[static_cast<size_t>(t * n_embd)];
           add_bias(proj, l.bo);
