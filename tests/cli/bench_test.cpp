@@ -67,6 +67,12 @@ TEST(Bench, MarkdownTableAndRoofLine) {
   const auto quiet = run_pagoda("bench -m '" + fixture("models/stories260K.gguf") + "' -p 8 -n 4 -r 1 -t 1 --no-roof");
   ASSERT_EQ(quiet.status, 0) << quiet.err;
   EXPECT_EQ(quiet.out.find("roof"), std::string::npos) << quiet.out;
+  // llama-bench's --no-warmup: the tests run without their untimed first run, same table.
+  const auto cold =
+      run_pagoda("bench -m '" + fixture("models/stories260K.gguf") + "' -p 8 -n 4 -r 1 -t 1 --no-roof --no-warmup");
+  ASSERT_EQ(cold.status, 0) << cold.err;
+  EXPECT_NE(cold.out.find("| pp8 |"), std::string::npos) << cold.out;
+  EXPECT_NE(cold.out.find("| tg4 |"), std::string::npos) << cold.out;
 }
 
 // -d: each test runs on top of that many tokens of context, named as llama-bench names them.
