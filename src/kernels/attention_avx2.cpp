@@ -120,7 +120,7 @@ void scores_f16_tiles(const float* qr, int64_t n_q, int64_t hd, const uint8_t* c
         sums = reduce_keys8(y);
       }
       if (np == hd) {
-        _mm256_maskstore_ps(s, first_lanes(nt), sums);
+        store_first(s, sums, nt);
         continue;
       }
       // Elements past the last full step of 32, added in double.
@@ -316,7 +316,6 @@ void scores_f32(const float* q, int64_t n_q, int64_t hd, const uint8_t* const* k
     }
     for (; d < hd; ++d)
       for (int t = 0; t < 8; ++t) kt[d * 8 + t] = rows[t][d];
-    const __m256i keep = first_lanes(nt);
     int64_t g = 0;
     for (; g + 4 <= n_q; g += 4) {
       const float* q0 = q + g * hd;
@@ -328,17 +327,17 @@ void scores_f32(const float* q, int64_t n_q, int64_t hd, const uint8_t* const* k
         a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_broadcast_ss(q0 + 2 * hd + e), kv));
         a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_broadcast_ss(q0 + 3 * hd + e), kv));
       }
-      _mm256_maskstore_ps(scores + g * n_kv + j0, keep, a0);
-      _mm256_maskstore_ps(scores + (g + 1) * n_kv + j0, keep, a1);
-      _mm256_maskstore_ps(scores + (g + 2) * n_kv + j0, keep, a2);
-      _mm256_maskstore_ps(scores + (g + 3) * n_kv + j0, keep, a3);
+      store_first(scores + g * n_kv + j0, a0, nt);
+      store_first(scores + (g + 1) * n_kv + j0, a1, nt);
+      store_first(scores + (g + 2) * n_kv + j0, a2, nt);
+      store_first(scores + (g + 3) * n_kv + j0, a3, nt);
     }
     for (; g < n_q; ++g) {
       __m256 a0 = _mm256_setzero_ps();
       for (int64_t e = 0; e < hd; ++e)
         a0 = _mm256_add_ps(
             a0, _mm256_mul_ps(_mm256_broadcast_ss(q + g * hd + e), _mm256_loadu_ps(kt + e * 8)));
-      _mm256_maskstore_ps(scores + g * n_kv + j0, keep, a0);
+      store_first(scores + g * n_kv + j0, a0, nt);
     }
   }
 }

@@ -110,7 +110,7 @@ void scores_f16_tiles(const float* qr, int64_t n_q, int64_t hd, const uint8_t* c
         sums = reduce_keys8(y);
       }
       if (np == hd) {
-        _mm256_maskstore_ps(s, first_lanes(nt), sums);
+        store_first(s, sums, nt);
         continue;
       }
       alignas(32) float r[8];
@@ -459,14 +459,115 @@ void accumulate_tile(float* const* acc, const float* const* rows, int64_t nt,
   }
 }
 
+// GCC 12's AVX-512 headers pass an undefined vector to their own masked builtins, which
+// -Wmaybe-uninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// exp8 on 16 lanes: the same operations in each lane, so the same bits (the out-of-range
+// lanes' path is chosen per lane, as exp8's blend does).
+inline __m512 exp16(__m512 x) {
+  const __m512 r = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+  const __m512 n = _mm512_sub_ps(z, r);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+  const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1))));
+  const __m512 abs_n = _mm512_abs_ps(n);
+  const __mmask16 c = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(126), _CMP_GT_OQ);
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
+  const __m512 in_range = _mm512_fmadd_ps(j, k, k);
+  if (c == 0) return in_range;
+  const __mmask16 non_positive = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+  const __m512i g = _mm512_maskz_mov_epi32(non_positive, _mm512_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
+  const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
+  const __mmask16 d = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(192), _CMP_GT_OQ);
+  const __m512 scaled = _mm512_mask_mov_ps(in_range, c, _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1));
+  return _mm512_mask_mov_ps(scaled, d, _mm512_mul_ps(s1, s1));
+}
+
+// hsum8 of each 256-bit half of v: (v0+v4 + v2+v6) + (v1+v5 + v3+v7) in lanes 0 and 8.
+inline void hsum8_halves(__m512 v, float& low, float& high) {
+  const __m512 a = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));  // lanes i + (i + 4)
+  const __m512 b = _mm512_add_ps(a, _mm512_permute_ps(a, _MM_SHUFFLE(3, 2, 3, 2)));          // + lanes 2, 3
+  const __m512 c = _mm512_add_ps(b, _mm512_movehdup_ps(b));                                   // + lane 1
+  low = _mm512_cvtss_f32(c);
+  high = _mm_cvtss_f32(_mm512_extractf32x4_ps(c, 2));
+}
+
+// fp16 rounding of 16 lanes, as round_fp16_8.
+inline __m512 round_fp16_16(__m512 x) {
+  const __m512 r = _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  const __m512 canonical = _mm512_or_ps(_mm512_and_ps(x, _mm512_set1_ps(-0.0f)),
+                                        _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000)));
+  return _mm512_mask_mov_ps(r, nan, canonical);
+}
+
+// attention_simd.h's softmax_row on 16 lanes: the same maximum, the same exponentials, the
+// same double sum of 8-element groups in order, the same products (softmax is a third of the
+// f16 kernel's own time at 2048 keys).
+void softmax_row16(float* x, int64_t n, float scale, bool round) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  __m512 vmax = _mm512_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vs);
+    _mm512_storeu_ps(x + i, v);
+    vmax = _mm512_mask_mov_ps(vmax, _mm512_cmp_ps_mask(v, vmax, _CMP_GT_OQ), v);
+  }
+  float max = -__builtin_inff();
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, vmax);
+  for (float l : lanes)
+    if (l > max) max = l;
+  for (; i < n; ++i) {
+    x[i] *= scale;
+    if (x[i] > max) max = x[i];
+  }
+  // As softmax_row: a zero maximum takes the first zero's sign.
+  if (max == 0.0f)
+    for (int64_t t = 0; t < n; ++t)
+      if (x[t] == 0.0f) {
+        max = x[t];
+        break;
+      }
+  const __m512 vm = _mm512_set1_ps(max);
+  double sum = 0.0;
+  for (i = 0; i < n; i += 16) {
+    // The last group's missing elements count as 0, as softmax_row's.
+    const __mmask16 m = first16(n - i);
+    const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm)));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    float low, high;
+    hsum8_halves(e, low, high);
+    sum += static_cast<double>(low);
+    if (n - i > 8) sum += static_cast<double>(high);
+  }
+  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / sum));
+  for (i = 0; i < n; i += 16) {
+    const __mmask16 m = first16(n - i);
+    const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
+    _mm512_mask_storeu_ps(x + i, m, round ? round_fp16_16(p) : p);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 }  // namespace
 
+// exp16, the exponential of this level's softmax (tests compare it with ggml_expf).
 void expf_row(const float* x, float* y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    const __m256i m = first_lanes(n - i);
-    _mm256_maskstore_ps(y + i, m, exp8(_mm256_maskload_ps(x + i, m)));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = first16(n - i);
+    _mm512_mask_storeu_ps(y + i, m, exp16(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 
@@ -476,7 +577,7 @@ void attend_f16(const Job& job) {
   float* qr = w.head;  // queries rounded to f16
   round_fp16_row(job.q, qr, n_q * hd);
   scores_f16(qr, n_q, hd, job.k, n_kv, job.scores, w.tile);
-  for (int64_t g = 0; g < n_q; ++g) softmax_row(job.scores + g * n_kv, n_kv, job.scale, true);
+  for (int64_t g = 0; g < n_q; ++g) softmax_row16(job.scores + g * n_kv, n_kv, job.scale, true);
   pv_f16(job.scores, n_q, n_kv, job.v, hd, job.out, w.lanes);
 }
 
@@ -484,7 +585,7 @@ void attend_f32(const Job& job) {
   const int64_t hd = job.head_dim, n_q = job.n_q, n_kv = job.n_kv;
   Work w(job.work, n_q, hd);
   scores_f32(job.q, n_q, hd, job.k, n_kv, job.scores, w.tile);
-  for (int64_t g = 0; g < n_q; ++g) softmax_row(job.scores + g * n_kv, n_kv, job.scale, false);
+  for (int64_t g = 0; g < n_q; ++g) softmax_row16(job.scores + g * n_kv, n_kv, job.scale, false);
   pv_f32(job.scores, n_q, n_kv, job.v, hd, job.out);
 }
 
