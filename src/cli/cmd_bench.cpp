@@ -180,7 +180,18 @@ int cmd_bench(int argc, char** argv) {
   if (!config) return fail(config.error().message);
   config->max_num_seqs = std::max(config->max_num_seqs == 64 ? 1 : config->max_num_seqs,
                                   *std::max_element(parallel.begin(), parallel.end()));
-  if (config->max_model_len == 0) config->max_model_len = n_depth + std::max(n_prompt, 1) + std::max(n_gen, 1);
+  if (config->max_model_len == 0) {
+    config->max_model_len = n_depth + std::max(n_prompt, 1) + std::max(n_gen, 1);
+    // Say which tests need the room, not just that a --max-model-len nobody gave is too long.
+    const int n_ctx_train = (*model)->hparams().n_ctx_train;
+    if (n_ctx_train > 0 && config->max_model_len > n_ctx_train)
+      return fail(fmt::format(
+          "the tests need {} tokens of context per sequence (depth {} + prompt {} + generated {}, a prompt "
+          "test sampling one token after its prompt), more than the model's training context of {}: lower "
+          "-d, -p or -n (pp{} fits)",
+          config->max_model_len, n_depth, std::max(n_prompt, 1), std::max(n_gen, 1), n_ctx_train,
+          std::max(1, n_ctx_train - n_depth - std::max(n_gen, 1))));
+  }
   ThreadPool pool(eo.threads);
   log::set_level(log::Level::warn);
   auto engine = engine::Engine::create(**model, **tok, *config, pool, comm.get());

@@ -94,7 +94,18 @@ TEST(Bench, DepthPutsContextUnderEachTest) {
   // The context is kept out of the timing by the prefix cache, which -d therefore needs.
   expect_refused(m + " -d 64 --no-prefix-caching", "-d needs the prefix cache");
   // Deeper than the model's context: refused with a message, not a crash.
-  expect_refused(m + " -d 100000 -p 8 -n 4 -r 1 -t 1 --no-roof", "exceeds the model's training context");
+  expect_refused(m + " -d 100000 -p 8 -n 4 -r 1 -t 1 --no-roof", "more than the model's training context of 2048");
+}
+
+// A prompt test as long as the training context (llama-bench's pp2048 on a 2048-token model) needs
+// one more token for the one it samples: refused with the longest prompt that fits.
+TEST(Bench, PromptAtTheTrainingContextSaysWhatFits) {
+  PAGODA_REQUIRE_FIXTURE("models/stories260K.gguf");
+  const std::string m = " -m '" + fixture("models/stories260K.gguf") + "'";
+  expect_refused(m + " -p 2048 -n 0 -r 1 -t 1 --no-roof", "(pp2047 fits)");
+  const auto r = run_pagoda("bench" + m + " -p 2047 -n 0 -r 1 -t 1 --no-roof --no-warmup -o json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).at(0).at("n_prompt"), 2047);
 }
 
 TEST(Bench, BadArgumentsAreRefused) {
