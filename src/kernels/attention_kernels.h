@@ -72,7 +72,7 @@ constexpr int64_t lane_floats(int64_t n_q, int64_t head_dim) {
   return 12 * (block < 64 ? block : 64);
 }
 // Keys per chunk of the SIMD f16 P.V product (see attention_avx2.cpp).
-inline constexpr int64_t kPvChunkKeys = 256;
+inline constexpr int64_t kPvChunkKeys = 512;
 // Floats of scratch every kernel may use (no alignment assumed): a query copy
 // or accumulator per head, two numbers per head, then either a tile of keys or
 // values (kTileKeys * head_dim), a tile of 8 keys and the SIMD f16 lane sums

@@ -128,7 +128,7 @@ class AttentionKernels : public ::testing::TestWithParam<Pair> {};
 TEST_P(AttentionKernels, EveryLevelGivesTheReferenceBits) {
   const Pair pair = GetParam();
   const int head_dims[] = {8, 12, 32, 40, 64, 80, 128};
-  const int key_counts[] = {1, 2, 7, 8, 9, 16, 31, 32, 33, 63, 65, 100, 257, 700};
+  const int key_counts[] = {1, 2, 7, 8, 9, 16, 31, 32, 33, 63, 65, 100, 257, 513, 1300};
   const int groups[] = {1, 4, 8};
   int cases = 0, index = 0;
   for (int head_dim : head_dims) {
