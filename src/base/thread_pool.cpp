@@ -35,19 +35,18 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_tasks(int thread) {
   for (;;) {
-    int64_t task;
-    {
-      std::lock_guard lock(mutex_);
-      if (next_task_ >= n_tasks_) return;
-      task = next_task_++;
-    }
+    // A claim is one atomic add: job_ and n_tasks_ were written under the lock this thread
+    // joined its generation under, and stay until the generation ends (worker()). A lock per
+    // claim was ~1% of a 16-sequence decode profile.
+    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= n_tasks_) return;
     try {
       (*job_)(task, thread);
     } catch (...) {
       // Hand the first failure to the caller of parallel_for; skip the remaining tasks.
       std::lock_guard lock(mutex_);
       if (!error_) error_ = std::current_exception();
-      next_task_ = n_tasks_;
+      next_task_.store(n_tasks_, std::memory_order_relaxed);
     }
   }
 }
@@ -82,6 +81,10 @@ void ThreadPool::worker(int index) {
       start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
+      // A generation whose tasks are all claimed may be over already: joining it late would run
+      // run_tasks while the next parallel_for sets up its job. (Joiners of a generation with
+      // tasks left hold it open through busy_, so it cannot end under them.)
+      if (next_task_.load(std::memory_order_relaxed) >= n_tasks_) continue;
       ++busy_;
       running_.store(busy_, std::memory_order_release);
     }
@@ -105,7 +108,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     std::lock_guard lock(mutex_);
     job_ = &fn;
     n_tasks_ = n_tasks;
-    next_task_ = 0;
+    next_task_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
     ++generation_;
     published_generation_.store(generation_, std::memory_order_release);
@@ -116,7 +119,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
   // finds no task left and leaves at once.)
   spin_until([&] { return running_.load(std::memory_order_acquire) == 0; });
   std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [&] { return busy_ == 0 && next_task_ >= n_tasks_; });
+  done_cv_.wait(lock, [&] { return busy_ == 0 && next_task_.load(std::memory_order_relaxed) >= n_tasks_; });
   job_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

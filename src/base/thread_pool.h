@@ -44,7 +44,7 @@ class ThreadPool {
   std::condition_variable start_cv_, done_cv_;
   const std::function<void(int64_t, int)>* job_ = nullptr;
   int64_t n_tasks_ = 0;
-  int64_t next_task_ = 0;
+  std::atomic<int64_t> next_task_{0};  // the next task to claim; past n_tasks_ when all are
   int64_t generation_ = 0;
   int busy_ = 0;
   // Mirrors of generation_ and busy_ (written under the lock), read without it while a thread

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <stdexcept>
 #include <vector>
@@ -20,6 +21,19 @@ TEST(ThreadPool, RunsEveryTaskOnce) {
     hits[t]++;
   });
   for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+// Back-to-back loops of a few tasks, the regime in which a worker can wake after a loop's tasks
+// are all claimed: every task runs once, inside its own loop (a task run late would count in the
+// next loop's array, at the same address).
+TEST(ThreadPool, BackToBackLoopsRunEachTaskOnceInsideTheirLoop) {
+  ThreadPool pool(4);
+  for (int call = 0; call < 10000; ++call) {
+    const int n = 1 + call % 5;
+    std::array<std::atomic<int>, 5> hits{};
+    pool.parallel_for(n, [&](int64_t t, int) { hits[static_cast<size_t>(t)]++; });
+    for (int t = 0; t < 5; ++t) ASSERT_EQ(hits[static_cast<size_t>(t)].load(), t < n ? 1 : 0) << "call " << call;
+  }
 }
 
 TEST(ThreadPool, RangesCoverEverythingOnce) {
