@@ -465,34 +465,6 @@ void accumulate_tile(float* const* acc, const float* const* rows, int64_t nt,
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-// exp8 on 16 lanes: the same operations in each lane, so the same bits (the out-of-range
-// lanes' path is chosen per lane, as exp8's blend does).
-inline __m512 exp16(__m512 x) {
-  const __m512 r = _mm512_set1_ps(0x1.8p23f);
-  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
-  const __m512 n = _mm512_sub_ps(z, r);
-  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
-                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
-  const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
-  const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1))));
-  const __m512 abs_n = _mm512_abs_ps(n);
-  const __mmask16 c = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(126), _CMP_GT_OQ);
-  const __m512 u = _mm512_mul_ps(b, b);
-  const __m512 j = _mm512_fmadd_ps(
-      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
-                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
-  const __m512 in_range = _mm512_fmadd_ps(j, k, k);
-  if (c == 0) return in_range;
-  const __mmask16 non_positive = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
-  const __m512i g = _mm512_maskz_mov_epi32(non_positive, _mm512_set1_epi32(static_cast<int>(0x82000000u)));
-  const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
-  const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
-  const __mmask16 d = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(192), _CMP_GT_OQ);
-  const __m512 scaled = _mm512_mask_mov_ps(in_range, c, _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1));
-  return _mm512_mask_mov_ps(scaled, d, _mm512_mul_ps(s1, s1));
-}
-
 // hsum8 of each 256-bit half of v: (v0+v4 + v2+v6) + (v1+v5 + v3+v7) in lanes 0 and 8.
 inline void hsum8_halves(__m512 v, float& low, float& high) {
   const __m512 a = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));  // lanes i + (i + 4)
@@ -528,17 +500,7 @@ void softmax_row16(float* x, int64_t n, float scale, bool round) {
   _mm512_store_ps(lanes, vmax);
   for (float l : lanes)
     if (l > max) max = l;
-  for (; i < n; ++i) {
-    x[i] *= scale;
-    if (x[i] > max) max = x[i];
-  }
-  // As softmax_row: a zero maximum takes the first zero's sign.
-  if (max == 0.0f)
-    for (int64_t t = 0; t < n; ++t)
-      if (x[t] == 0.0f) {
-        max = x[t];
-        break;
-      }
+  max = scaled_row_max(x, i, n, scale, max);
   const __m512 vm = _mm512_set1_ps(max);
   double sum = 0.0;
   for (i = 0; i < n; i += 16) {

@@ -166,6 +166,21 @@ inline void transpose8(const __m256* r, __m256* c) {
   c[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+// The end of softmax_row's first pass, shared by the 8- and 16-lane forms: x[begin, n) scaled,
+// and the row's maximum from the vector lanes' `max` and those elements. The scalar loop keeps
+// the first of equal maxima; only +0 and -0 are equal with different bits, so for a zero maximum
+// take the first zero's sign.
+inline float scaled_row_max(float* x, int64_t begin, int64_t n, float scale, float max) {
+  for (int64_t i = begin; i < n; ++i) {
+    x[i] *= scale;
+    if (x[i] > max) max = x[i];
+  }
+  if (max == 0.0f)
+    for (int64_t t = 0; t < n; ++t)
+      if (x[t] == 0.0f) return x[t];
+  return max;
+}
+
 // ops.h's softmax_row in place (x[i] *= scale; max; ggml_expf(x - max) in
 // groups of 8, each group's hsum8 added in double; times float(1 / sum)),
 // then, when `round`, every probability rounded to f16 (the f16 path).
@@ -183,18 +198,7 @@ inline void softmax_row(float* x, int64_t n, float scale, bool round) {
   float max = -__builtin_inff();
   for (float l : lanes)
     if (l > max) max = l;
-  for (; i < n; ++i) {
-    x[i] *= scale;
-    if (x[i] > max) max = x[i];
-  }
-  // The scalar loop keeps the first of equal maxima; only +0 and -0 are equal
-  // with different bits, so for a zero maximum take the first zero's sign.
-  if (max == 0.0f)
-    for (int64_t t = 0; t < n; ++t)
-      if (x[t] == 0.0f) {
-        max = x[t];
-        break;
-      }
+  max = scaled_row_max(x, i, n, scale, max);
   const __m256 vm = _mm256_set1_ps(max);
   double sum = 0.0;
   for (i = 0; i + 8 <= n; i += 8) {
