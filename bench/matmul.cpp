@@ -12,10 +12,14 @@
 
 #include <benchmark/benchmark.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -190,6 +194,69 @@ void prefill_args(benchmark::internal::Benchmark* b) {
     for (int tokens : {1, 16}) b->Args({t, 65536, 2048, tokens, 2});
 }
 
+// One decode step's products on a TinyLlama-1.1B-shaped stack (22 layers of Q, K, V; O; gate,
+// up; down over 2048 / 5632 columns), each matrix in its own interleaved copy on huge pages as
+// the model holds them: the weights stream from memory in the loops (and waits) of a real step,
+// where BM_Prefill's 65536-row matrix streams in one loop. args: prefill type index, tokens.
+// Counter weight_GB/s: the stack's bytes per step over wall time (BENCH_THREADS threads).
+void BM_DecodeLayers(benchmark::State& state) {
+  const TensorType type = kPrefillTypes[state.range(0)];
+  const int64_t n_tokens = state.range(1), dim = 2048, ffn = 5632, kv = 256, layers = 22;
+  state.SetLabel(std::string(tensor_type_name(type)) + " " + isa_name(active_isa()));
+  struct Shape {
+    int64_t rows, cols;
+  };
+  const Shape shapes[] = {{dim, dim}, {kv, dim}, {kv, dim}, {dim, dim}, {ffn, dim}, {ffn, dim}, {dim, ffn}};
+  std::vector<std::vector<uint8_t>> files;   // one quantized matrix per shape, copied per layer
+  std::vector<size_t> bytes, offsets;        // per shape: interleaved bytes; per layer-matrix: offset
+  size_t total = 0;
+  for (const Shape& shape : shapes) {
+    files.push_back(make_weights(type, shape.rows, shape.cols));
+    bytes.push_back((interleaved_weight_bytes(type, shape.cols, shape.rows) + 63) / 64 * 64);
+    if (bytes.back() == 0) {
+      state.SkipWithError("no interleaved layout for this type on this CPU");
+      return;
+    }
+  }
+  for (int64_t l = 0; l < layers; ++l)
+    for (size_t m = 0; m < std::size(shapes); ++m) offsets.push_back(std::exchange(total, total + bytes[m]));
+  constexpr size_t kHuge = size_t{2} << 20;
+  void* raw = nullptr;
+  if (posix_memalign(&raw, kHuge, (total + kHuge - 1) / kHuge * kHuge) != 0) {
+    state.SkipWithError("out of memory");
+    return;
+  }
+  const std::unique_ptr<uint8_t, decltype(&std::free)> stack(static_cast<uint8_t*>(raw), &std::free);
+  madvise(stack.get(), total, MADV_HUGEPAGE);
+  std::vector<WeightView> views;
+  for (int64_t l = 0; l < layers; ++l)
+    for (size_t m = 0; m < std::size(shapes); ++m) {
+      WeightView w{type, files[m].data(), shapes[m].cols, shapes[m].rows, *row_bytes(type, shapes[m].cols)};
+      interleave_weight(w, stack.get() + offsets[l * std::size(shapes) + m]);
+      w.interleaved = stack.get() + offsets[l * std::size(shapes) + m];
+      views.push_back(w);
+    }
+  const std::vector<float> x = make_activations(n_tokens, ffn);
+  std::vector<float> y(n_tokens * 3 * ffn);
+  ThreadPool pool(bench_threads());
+  for (auto _ : state) {
+    for (int64_t l = 0; l < layers; ++l) {
+      const WeightView* w = &views[l * std::size(shapes)];
+      const MatmulTarget qkv[] = {{&w[0], y.data(), dim}, {&w[1], y.data() + n_tokens * dim, kv},
+                                  {&w[2], y.data() + n_tokens * (dim + kv), kv}};
+      matmul_many(qkv, x.data(), n_tokens, dim, pool);
+      matmul(w[3], x.data(), n_tokens, dim, y.data(), dim, pool);
+      const MatmulTarget gate_up[] = {{&w[4], y.data(), ffn}, {&w[5], y.data() + n_tokens * ffn, ffn}};
+      matmul_many(gate_up, x.data(), n_tokens, dim, pool);
+      matmul(w[6], x.data(), n_tokens, ffn, y.data(), dim, pool);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>(total) * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+
 void matmul_args(benchmark::internal::Benchmark* b) {
   for (int t = 0; t < static_cast<int>(std::size(kTypes)); ++t)
     for (int tokens : {1, 32}) b->Args({t, tokens});
@@ -203,6 +270,8 @@ void vec_dot_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_VecDot)->Apply(vec_dot_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Prefill)->Apply(prefill_args)->Unit(benchmark::kMillisecond);
+// Q4_K, Q8_0, Q4_0 at 1 and 16 tokens; wall time (the pool's threads do the work).
+BENCHMARK(BM_DecodeLayers)->ArgsProduct({{0, 3, 4}, {1, 16}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace pagoda::kernels

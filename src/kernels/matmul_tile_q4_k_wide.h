@@ -57,6 +57,13 @@ size_t group_bytes(int64_t n_blocks) {
   return static_cast<size_t>(n_blocks) * kRecordBytes<Block>;
 }
 
+// The group's one array (the records), as ReadAhead reads it.
+template <typename Block>
+ReadAhead<1> read_ahead(const uint8_t* group, int64_t n_blocks) {
+  const GroupArray records[1] = {{0, kRecordBytes<Block>}};
+  return ReadAhead<1>(group, group_bytes<Block>(n_blocks), n_blocks, records);
+}
+
 // Rows [0, m) (m <= 16) into one group, row by row.
 template <typename Block>
 void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
@@ -231,9 +238,10 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
   }
   const BlockQ8_K* a[T];
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
+  auto ahead = read_ahead<Block>(group, n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* record = group + b * kRecordBytes<Block>;
-    if constexpr (T == 1) prefetch_share(group, group_bytes<Block>(n_blocks), n_blocks, b);
+    if constexpr (T == 1) ahead.next();
     const RecordScales<false> sc(record);
     const __m512 d_w = fp16_rows(record + kScaleOffset);
     const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);
@@ -277,10 +285,11 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* /*act*/
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   }
   const __m512i ones = _mm512_set1_epi8(1);
+  auto ahead = read_ahead<Block>(group, n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* record = group + b * kRecordBytes<Block>;
     // The first token group of a call reads the rows from memory, the others from cache.
-    if (first_pass) prefetch_share(group, group_bytes<Block>(n_blocks), n_blocks, b);
+    if (first_pass) ahead.next();
     const RecordScales<true> sc(record);
     const __m512 d_w = fp16_rows(record + kScaleOffset);
     const __m512 dmin_w = fp16_rows(record + kMinScaleOffset);

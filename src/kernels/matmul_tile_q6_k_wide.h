@@ -45,6 +45,13 @@ inline size_t group_bytes(int64_t n_blocks) {
   return (static_cast<size_t>(n_blocks) * (kDigitBytes + kScaleBytes + kScaleRowBytes) + 63) / 64 * 64;
 }
 
+// The group's three arrays (digits, scales, row scales), as ReadAhead reads them.
+inline ReadAhead<3> read_ahead(const uint8_t* group, int64_t n_blocks) {
+  const size_t digits = static_cast<size_t>(n_blocks) * kDigitBytes, scales = static_cast<size_t>(n_blocks) * kScaleBytes;
+  const GroupArray arrays[3] = {{0, kDigitBytes}, {digits, kScaleBytes}, {digits + scales, kScaleRowBytes}};
+  return ReadAhead<3>(group, group_bytes(n_blocks), n_blocks, arrays);
+}
+
 // Rows [0, m) (m <= 16) into one group, row by row.
 inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
   uint8_t* scales = out + n_blocks * kDigitBytes;
@@ -127,9 +134,10 @@ void group_token(int64_t n_blocks, const uint8_t* group, const uint8_t* act, siz
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
   const BlockQ8_K* a[T];
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
+  ReadAhead<3> ahead = read_ahead(group, n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* digits = group + b * kDigitBytes;
-    if constexpr (T == 1) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    if constexpr (T == 1) ahead.next();
     // scales[g]: int32 lane r = row r's scale of group g twice, as int16.
     __m512i scales[16];
     for (int q = 0; q < 8; ++q) {
@@ -208,10 +216,11 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   __m512 acc[T][8];  // [t][l]: lane l of token t's 16 outputs
   for (int t = 0; t < T; ++t)
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
+  ReadAhead<3> ahead = read_ahead(group, n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* digits = group + b * kDigitBytes;
     // The first token group of a call reads the rows from memory, the others from cache.
-    if (first_pass) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    if (first_pass) ahead.next();
     // pair_scales[i][p]: int32 lane r = (scale of group 4i + p, of group 4i + 2 + p) of row r, as int16.
     __m512i pair_scales[4][2];
     for (int i = 0; i < 4; ++i) {

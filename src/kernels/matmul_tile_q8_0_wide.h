@@ -41,6 +41,13 @@ inline size_t group_bytes(int64_t n_blocks) {
   return (static_cast<size_t>(n_blocks) * (kGroupQsBytes + kGroupScaleBytes) + 63) / 64 * 64;
 }
 
+// The group's three arrays (each half of the lanes, the scales), as ReadAhead reads them.
+inline ReadAhead<3> read_ahead(const uint8_t* group, int64_t n_blocks) {
+  const size_t half = static_cast<size_t>(n_blocks) * kHalfBlockBytes;
+  const GroupArray arrays[3] = {{0, kHalfBlockBytes}, {half, kHalfBlockBytes}, {2 * half, kGroupScaleBytes}};
+  return ReadAhead<3>(group, group_bytes(n_blocks), n_blocks, arrays);
+}
+
 // Rows [0, m) (m <= 16) into one group, row by row, as Q4_0's interleave_group.
 inline void interleave_group(int64_t n_blocks, const uint8_t* rows, size_t row_stride, int m, uint8_t* out) {
   auto* d = reinterpret_cast<uint16_t*>(out + n_blocks * kGroupQsBytes);
@@ -97,8 +104,9 @@ void group_tokens(int64_t n_blocks, const uint8_t* group, const uint8_t* act, si
   __m512 acc[T][8];  // [t][l]: lane l of token t's 16 outputs
   for (int t = 0; t < T; ++t)
     for (int l = 0; l < 8; ++l) acc[t][l] = _mm512_setzero_ps();
+  ReadAhead<3> ahead = read_ahead(group, n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if (from_memory) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    if (from_memory) ahead.next();
     const __m512 d_w = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
     for (int t = 0; t < T; ++t) {
       const ActBlock& ab = blocks[b * T + t];
@@ -128,9 +136,11 @@ inline void lanes_half(int64_t n_blocks, const uint8_t* group, const ActBlock* b
   for (int t = 0; t < T; ++t)
 #pragma GCC unroll 4
     for (int l = 0; l < 4; ++l) acc[t][l] = _mm512_setzero_ps();
+  // The first pass prefetches both halves' lanes (the second pass reads its half from cache).
+  ReadAhead<3> ahead = read_ahead(group, n_blocks);
   for (int64_t b = 0; b < n_blocks; ++b) {
     const uint8_t* qs = group + lane_offset(n_blocks, b, 4 * h);
-    if (from_memory && h == 0) prefetch_share(group, group_bytes(n_blocks), n_blocks, b);
+    if (from_memory && h == 0) ahead.next();
     __m512i w[4];
 #pragma GCC unroll 4
     for (int l = 0; l < 4; ++l) w[l] = _mm512_load_si512(qs + 64 * l);
