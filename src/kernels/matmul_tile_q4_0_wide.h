@@ -137,7 +137,7 @@ class ReadAhead {
       : n_blocks_(n_blocks), group_bytes_(group_bytes) {
     for (int i = 0; i < N; ++i) arrays_[i] = arrays[i];
     const size_t per_block = std::max<size_t>(1, group_bytes / static_cast<size_t>(n_blocks));
-    const int64_t ahead = static_cast<int64_t>((kPrefetchAhead + per_block - 1) / per_block);
+    const int64_t ahead = std::max<int64_t>(1, static_cast<int64_t>(kPrefetchAhead / per_block));
     group_ = group + static_cast<size_t>(ahead / n_blocks) * group_bytes;
     block_ = ahead % n_blocks;
   }
