@@ -119,8 +119,8 @@ inline void act_block_row(int64_t n_blocks, const uint8_t* act_row, ActBlock* ou
 // arrays (Q4_0: the digits, then the scales), so the kernel reads a few streams at once; ReadAhead
 // prefetches in that order, the lines of the block about kPrefetchAhead bytes ahead, in this group
 // or the next ones (a call's groups lie one after the other). Prefetching the group's bytes as one
-// stream instead left each group's scales, and Q8_0's second half of the lanes, to start cold:
-// one thread streamed Q4_0 at 25 GB/s against Q4_K's 35 (records, one stream).
+// stream instead left each group's scales, and Q8_0's second half of the lanes, to start cold
+// (Q8_0 decode: +10% with ReadAhead, BENCHMARKS.md).
 constexpr size_t kPrefetchAhead = 16384;
 
 // One array of a group's layout: block b's bytes at [offset + b * block_bytes, + block_bytes).
