@@ -55,7 +55,6 @@ inline __m256 exp8(__m256 x) {
                                     _mm256_andnot_ps(c, _mm256_fmadd_ps(j, k, k)))));
 }
 
-
 #if defined(__AVX512F__)
 // GCC 12's AVX-512 headers pass an undefined vector to their own masked builtins, which
 // -Wmaybe-uninitialized reports at every use (GCC bug 105593, fixed in GCC 13).
